@@ -1,0 +1,5 @@
+import sys
+
+from gqn.cli import main
+
+sys.exit(main())
