@@ -1,0 +1,103 @@
+"""ConvDRAW: the GQN generation network, L recurrent steps with a latent z per step.
+
+Cost choices (measured figures in README / benchmarks):
+- Inputs that stay constant across the L steps (the conditioning r, v_q and, in training, the
+  target image) are convolved once per image into gate biases, not L times.
+- The canvas lives at the state resolution with canvas_channels·s² channels and is pixel-shuffled to
+  full resolution once at the end. A 4×4 stride-4 transposed conv (the paper's Δ) is exactly a 1×1
+  conv followed by a pixel shuffle, so this is the paper's canvas at a fraction of the cost; a 3×3
+  conv at full resolution then smooths the seams between the s×s blocks.
+- The inference core reads the target as a space-to-depth tensor (lossless, no conv at full size)
+  and the generator state h_g, which already carries what the canvas holds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from gqn.config import ModelConfig
+from gqn.nn.convlstm import ConvLSTMCell
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def gaussian_kl(mu_q: torch.Tensor, logstd_q: torch.Tensor, mu_p: torch.Tensor, logstd_p: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu_q, std_q²) ‖ N(mu_p, std_p²)) per element."""
+    var_ratio = torch.exp(2 * (logstd_q - logstd_p))
+    mean_term = ((mu_q - mu_p) * torch.exp(-logstd_p)) ** 2
+    return logstd_p - logstd_q + 0.5 * (var_ratio + mean_term - 1)
+
+
+def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, sigma: float) -> torch.Tensor:
+    """-log N(x; mean, sigma²) per element."""
+    return 0.5 * ((x - mean) / sigma) ** 2 + math.log(sigma) + 0.5 * LOG_2PI
+
+
+class Generator(nn.Module):
+    def __init__(self, config: ModelConfig, cond_channels: int) -> None:
+        super().__init__()
+        self.config = config
+        h, z, k, s = config.h_channels, config.z_channels, config.kernel, config.r_scale
+        cores = 1 if config.shared_core else config.steps
+        self.generation_cores = nn.ModuleList(ConvLSTMCell(z, h, k) for _ in range(cores))
+        self.inference_cores = nn.ModuleList(ConvLSTMCell(h, h, k) for _ in range(cores))
+        self.generation_input = nn.Conv2d(cond_channels, 4 * h, k, padding=k // 2)
+        self.inference_input = nn.Conv2d(cond_channels + 3 * s * s, 4 * h, k, padding=k // 2)
+        self.prior = nn.Conv2d(h, 2 * z, k, padding=k // 2)
+        self.posterior = nn.Conv2d(h, 2 * z, k, padding=k // 2)
+        self.canvas_update = nn.Conv2d(h, config.canvas_channels * s * s, 1)
+        self.head = nn.Conv2d(config.canvas_channels, 3, 3, padding=1)
+
+    def _core(self, cores: nn.ModuleList, step: int) -> ConvLSTMCell:
+        return cores[step if len(cores) > 1 else 0]
+
+    def _zeros(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        shape = (cond.shape[0], self.config.h_channels, *cond.shape[-2:])
+        return cond.new_zeros(shape, dtype=torch.float32), cond.new_zeros(shape, dtype=torch.float32)
+
+    def _image(self, canvas: torch.Tensor) -> torch.Tensor:
+        """Canvas at state resolution -> mean image in [0,1] at full resolution, fp32."""
+        return torch.sigmoid(self.head(F.pixel_shuffle(canvas, self.config.r_scale)).float())
+
+    def elbo(self, cond: torch.Tensor, target: torch.Tensor, sigma: float,
+             noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-image NLL and KL (nats), and the reconstruction, sampling z from the posterior.
+
+        cond [B,C,h,w], target [B,3,H,W] in [0,1]; noise [L,B,z,h,w] makes z reproducible
+        (the trainer draws it for the whole global batch, so many processes equal one).
+        """
+        generation_bias = self.generation_input(cond)
+        inference_bias = self.inference_input(torch.cat([cond, F.pixel_unshuffle(target, self.config.r_scale).to(cond.dtype)], 1))
+        h_g, c_g = self._zeros(cond)
+        h_e, c_e = self._zeros(cond)
+        canvas = 0.0
+        kl = cond.new_zeros(cond.shape[0], dtype=torch.float32)
+        for step in range(self.config.steps):
+            mu_p, logstd_p = self.prior(h_g).float().chunk(2, 1)
+            h_e, c_e = self._core(self.inference_cores, step)(h_g, (h_e, c_e), inference_bias)
+            mu_q, logstd_q = self.posterior(h_e).float().chunk(2, 1)
+            eps = torch.randn_like(mu_q) if noise is None else noise[step]
+            z = mu_q + torch.exp(logstd_q) * eps
+            h_g, c_g = self._core(self.generation_cores, step)(z, (h_g, c_g), generation_bias)
+            canvas = canvas + self.canvas_update(h_g).float()
+            kl = kl + gaussian_kl(mu_q, logstd_q, mu_p, logstd_p).sum(dim=(1, 2, 3))
+        mean = self._image(canvas)
+        nll = gaussian_nll(target, mean, sigma).sum(dim=(1, 2, 3))
+        return nll, kl, mean
+
+    def sample(self, cond: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Images drawn from the prior (never the posterior at test time): [B,3,H,W] in [0,1]."""
+        generation_bias = self.generation_input(cond)
+        h_g, c_g = self._zeros(cond)
+        canvas = 0.0
+        for step in range(self.config.steps):
+            mu_p, logstd_p = self.prior(h_g).float().chunk(2, 1)
+            eps = torch.randn(mu_p.shape, generator=generator).to(mu_p.device)  # CPU draws: same pixels on any device
+            z = mu_p + torch.exp(logstd_p) * eps
+            h_g, c_g = self._core(self.generation_cores, step)(z, (h_g, c_g), generation_bias)
+            canvas = canvas + self.canvas_update(h_g).float()
+        return self._image(canvas)
