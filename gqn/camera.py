@@ -275,3 +275,16 @@ def valid_poses(c2w: np.ndarray, tol: float = 1e-3) -> np.ndarray:
     det = np.abs(np.linalg.det(rot) - 1.0) < tol
     bottom = np.abs(safe[..., 3, :] - np.array([0, 0, 0, 1.0])).max(axis=-1) < tol
     return finite & ortho & det & bottom
+
+
+def fundamental_matrix(c2w_a: np.ndarray, intrinsics_a: np.ndarray, c2w_b: np.ndarray, intrinsics_b: np.ndarray) -> np.ndarray:
+    """F with x_bᵀ F x_a = 0 for pixels (homogeneous) of one world point seen by cameras a and b;
+    F x_a is the epipolar line (a, b, c) of x_a in image b."""
+    def k_matrix(intr):
+        fx, fy, cx, cy = np.asarray(intr, np.float64)
+        return np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
+    a, b = _as_c2w(c2w_a), _as_c2w(c2w_b)
+    relative = np.linalg.inv(b) @ a                      # camera a -> camera b
+    rot, t = relative[:3, :3], relative[:3, 3]
+    t_cross = np.array([[0, -t[2], t[1]], [t[2], 0, -t[0]], [-t[1], t[0], 0]])
+    return np.linalg.inv(k_matrix(intrinsics_b)).T @ t_cross @ rot @ np.linalg.inv(k_matrix(intrinsics_a))

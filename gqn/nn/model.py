@@ -32,6 +32,16 @@ class Context:
     c2w: torch.Tensor             # [B,K,4,4]
     intrinsics: torch.Tensor      # [B,K,4] normalised (fx/W, fy/H, cx/W, cy/H)
 
+    def expand(self, n: int) -> "Context":
+        """The same (single) context set for n queries, without copying."""
+        return Context(r=self.r.expand(n, *self.r.shape[1:]),
+                       features=None if self.features is None else self.features.expand(n, *self.features.shape[1:]),
+                       c2w=self.c2w.expand(n, *self.c2w.shape[1:]), intrinsics=self.intrinsics.expand(n, *self.intrinsics.shape[1:]))
+
+
+def _chunks(total: int, size: int) -> list[slice]:
+    return [slice(start, start + size) for start in range(0, total, size)]
+
 
 def images_to_tensor(images: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
     """uint8 [...,H,W,3] -> float [...,3,size,size] in [0,1], resized (antialiased) if needed."""
@@ -109,21 +119,15 @@ class GQN(nn.Module):
                samples: int = 1, generator: torch.Generator | None = None, chunk: int = 64) -> torch.Tensor:
         """Prior samples for Q queries of one context set: [Q,S,3,H,W] in [0,1].
 
-        Queries × samples are batched together through the generator, `chunk` at a time.
+        The conditioning is computed once per query; queries × samples then go through the
+        generator together, `chunk` at a time.
         """
-        q = query_c2w.shape[0]
-        c2w = query_c2w.repeat_interleave(samples, 0)
-        intr = query_intrinsics.repeat_interleave(samples, 0)
-        out = []
         with self.autocast():
-            for start in range(0, len(c2w), chunk):
-                part = slice(start, start + chunk)
-                n = len(c2w[part])
-                ctx = Context(r=context.r.expand(n, -1, -1, -1),
-                              features=None if context.features is None else context.features.expand(n, *context.features.shape[1:]),
-                              c2w=context.c2w.expand(n, -1, -1, -1), intrinsics=context.intrinsics.expand(n, -1, -1))
-                out.append(self.generator.sample(self.condition(ctx, c2w[part], intr[part]), generator))
-        return torch.cat(out).unflatten(0, (q, samples))
+            cond = torch.cat([self.condition(context.expand(len(query_c2w[part])), query_c2w[part], query_intrinsics[part])
+                              for part in _chunks(len(query_c2w), chunk)])
+            cond = cond.repeat_interleave(samples, 0)
+            images = torch.cat([self.generator.sample(cond[part], generator) for part in _chunks(len(cond), chunk)])
+        return images.unflatten(0, (len(query_c2w), samples))
 
     # --- numpy in, numpy out: what the app, the CLI and tests call ---------------------------------
 

@@ -1,0 +1,95 @@
+"""Epipolar cross-attention (after E-GQN, Tobin et al. 2019): geometry tells the generator where to look.
+
+For every cell of the query's state grid we cast its ray, take D depths along it (uniform in
+disparity between epipolar_near and epipolar_far) and project those points into every context view:
+they fall on the cell's epipolar line there. Context features are sampled at those points; over the
+views that see a point we keep the mean and the variance of its features (a surface point looks the
+same from every view, empty space does not), and attention over the D depths picks where along the
+ray the surface is. Order invariant in the contexts, O(D) comparisons per cell and view.
+
+Camera model: pinhole, no distortion, OpenCV axes; intrinsics normalised by the image size (see
+gqn.camera). Procedural scenes and gqn-datasets use a centred principal point and the field of view
+recorded with them; photos are undistorted and cropped to the model's field of view before they
+reach the model. Points behind a camera or outside its image are masked, never NaN.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from gqn.config import ModelConfig
+
+MIN_DEPTH = 1e-3
+MASKED = -1e4
+
+
+def query_rays(c2w: torch.Tensor, intrinsics: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ray origins [B,3] and directions [B,P,3] (z-depth 1 in the camera) through the centres of a
+    height×width grid, P = height·width, for normalised intrinsics [B,4]."""
+    fx, fy, cx, cy = intrinsics.unbind(-1)
+    v, u = torch.meshgrid((torch.arange(height, device=c2w.device) + 0.5) / height,
+                          (torch.arange(width, device=c2w.device) + 0.5) / width, indexing="ij")
+    x = (u.reshape(1, -1) - cx[:, None]) / fx[:, None]
+    y = (v.reshape(1, -1) - cy[:, None]) / fy[:, None]
+    directions = torch.stack([x, y, torch.ones_like(x)], -1) @ c2w[:, :3, :3].transpose(1, 2)
+    return c2w[:, :3, 3], directions
+
+
+def project(points: torch.Tensor, c2w: torch.Tensor, intrinsics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """World points [B,...,3] into views c2w [B,K,4,4] -> normalised image coords [B,K,...,2] and
+    a mask [B,K,...] of points in front of the camera and inside its image."""
+    extra = points.dim() - 2
+    rot = c2w[:, :, :3, :3].reshape(*c2w.shape[:2], *([1] * extra), 3, 3)
+    origin = c2w[:, :, :3, 3].reshape(*c2w.shape[:2], *([1] * extra), 3)
+    cam = ((points.unsqueeze(1) - origin).unsqueeze(-2) @ rot).squeeze(-2)     # Rᵀ (X - o)
+    depth = cam[..., 2]
+    z = depth.clamp_min(MIN_DEPTH)
+    fx, fy, cx, cy = (t.reshape(*c2w.shape[:2], *([1] * extra)) for t in intrinsics.unbind(-1))
+    uv = torch.stack([fx * cam[..., 0] / z + cx, fy * cam[..., 1] / z + cy], -1)
+    inside = (depth > MIN_DEPTH) & (uv >= 0).all(-1) & (uv <= 1).all(-1)
+    return uv.clamp(-1.0, 2.0), inside
+
+
+class EpipolarAttention(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        channels = config.epipolar_channels
+        self.project_features = nn.Conv2d(config.r_channels, channels, 1)
+        described = 2 * channels + 1          # mean and variance over views, disparity
+        self.score = nn.Sequential(nn.Conv2d(described, channels, 1), nn.ReLU(), nn.Conv2d(channels, 1, 1))
+        self.out_channels = channels
+        self.out = nn.Conv2d(described + 1, channels, 1)   # + the fraction of depths some view sees
+        disparity = torch.linspace(1 / config.epipolar_near, 1 / config.epipolar_far, config.epipolar_samples)
+        self.register_buffer("disparity", disparity, persistent=False)
+
+    def features(self, per_view: torch.Tensor) -> torch.Tensor:
+        """Per-view representation [B,K,R,h,w] -> the features attention samples [B,K,C,h,w]."""
+        return self.project_features(per_view.flatten(0, 1)).unflatten(0, per_view.shape[:2])
+
+    def forward(self, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor) -> torch.Tensor:
+        """[B,C,h,w]: what the contexts show along each query cell's ray."""
+        features = context.features.float()
+        batch, views, channels, height, width = features.shape
+        with torch.autocast(device_type=features.device.type, enabled=False):
+            origin, directions = query_rays(query_c2w.float(), query_intrinsics.float(), height, width)
+            depth = 1.0 / self.disparity                                                   # [D]
+            points = origin[:, None, None] + directions[:, :, None] * depth[None, None, :, None]  # [B,P,D,3]
+            uv, seen = project(points, context.c2w.float(), context.intrinsics.float())      # [B,K,P,D,(2)]
+            grid = (uv * 2 - 1).flatten(0, 1)                                                # [B·K,P,D,2]
+            sampled = F.grid_sample(features.flatten(0, 1), grid, align_corners=False)       # [B·K,C,P,D]
+            sampled = sampled.unflatten(0, (batch, views))
+            mask = seen[:, :, None].float()                                                  # [B,K,1,P,D]
+            count = mask.sum(1)
+            mean = (sampled * mask).sum(1) / count.clamp_min(1)
+            variance = ((sampled - mean[:, None]) ** 2 * mask).sum(1) / count.clamp_min(1)
+            disparity = (self.disparity / self.disparity[0]).expand(batch, 1, directions.shape[1], -1)
+            described = torch.cat([mean, variance, disparity], 1)                            # [B,2C+1,P,D]
+        logits = self.score(described).float().masked_fill(count == 0, MASKED)
+        weights = torch.softmax(logits, dim=-1)
+        pooled = (described * weights).sum(-1, keepdim=True)                                # [B,2C+1,P,1]
+        coverage = (count > 0).float().mean(-1, keepdim=True)
+        out = self.out(torch.cat([pooled, coverage], 1))                                     # [B,C,P,1]
+        return out.reshape(batch, self.out_channels, height, width)
