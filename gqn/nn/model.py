@@ -45,7 +45,7 @@ def _chunks(total: int, size: int) -> list[slice]:
 
 def images_to_tensor(images: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
     """uint8 [...,H,W,3] -> float [...,3,size,size] in [0,1], resized (antialiased) if needed."""
-    x = torch.as_tensor(np.asarray(images))
+    x = torch.from_numpy(np.array(images, copy=True)) if isinstance(images, np.ndarray) else torch.as_tensor(images)
     lead = x.shape[:-3]
     x = x.reshape(-1, *x.shape[-3:]).permute(0, 3, 1, 2).float() / 255.0
     if x.shape[-2] != x.shape[-1]:
