@@ -25,26 +25,29 @@ def tile_size(image_size: int) -> int:
     return image_size * max(1, -(-MIN_TILE // image_size))
 
 
-def grid_shape(rows: int, columns: int, image_size: int) -> tuple[int, int]:
+def grid_shape(rows: int, columns: int, image_size: int, title: bool = False) -> tuple[int, int]:
     """(width, height) in pixels of a grid of rows × columns tiles of image_size pictures."""
     cell = tile_size(image_size) + GAP
-    return GAP + columns * cell, HEADER + GAP + rows * cell
+    return GAP + columns * cell, (2 if title else 1) * HEADER + GAP + rows * cell
 
 
-def image_grid(rows: list[list[np.ndarray | None]], labels: list[str]) -> Image.Image:
-    """uint8 [H,W,3] tiles, one list per row (None leaves a cell empty), under one label per column."""
-    columns = len(labels)
+def image_grid(rows: list[list[np.ndarray | None]], labels: list[str], title: str | None = None) -> Image.Image:
+    """uint8 [H,W,3] tiles, one list per row (None leaves a cell empty), under one label per column
+    and an optional title line."""
     size = next(tile.shape[0] for row in rows for tile in row if tile is not None)
     tile = tile_size(size)
-    width, height = grid_shape(len(rows), columns, size)
-    canvas = Image.new("RGB", (width, height), (24, 24, 24))
+    canvas = Image.new("RGB", grid_shape(len(rows), len(labels), size, title is not None), (24, 24, 24))
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default()
+    top = 0
+    if title is not None:
+        draw.text((GAP + 1, 1), title, fill=(255, 255, 255), font=font)
+        top = HEADER
     for c, label in enumerate(labels):
-        draw.text((GAP + c * (tile + GAP) + 1, 1), label, fill=(230, 230, 230), font=font)
+        draw.text((GAP + c * (tile + GAP) + 1, top + 1), label, fill=(200, 200, 200), font=font)
     for r, row in enumerate(rows):
         for c, picture in enumerate(row):
             if picture is not None:
                 image = Image.fromarray(np.ascontiguousarray(picture)).resize((tile, tile), Image.Resampling.NEAREST)
-                canvas.paste(image, (GAP + c * (tile + GAP), HEADER + GAP + r * (tile + GAP)))
+                canvas.paste(image, (GAP + c * (tile + GAP), top + HEADER + GAP + r * (tile + GAP)))
     return canvas
