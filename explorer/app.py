@@ -1,0 +1,198 @@
+"""`python main.py [PATH ...]` / `gqn-explorer`: the window, a screenshot of it, or a video without it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from explorer import loading
+from explorer.session import Session
+from gqn.errors import GQNError
+
+SCREENSHOT_TIMEOUT_S = 120.0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="gqn-explorer", description="Orbit an imagined camera around a scene and watch a GQN paint what it sees.")
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="scene folder, transforms.json, COLMAP model, photo folder, dataset or model folder "
+                             "(default: the demo scene)")
+    parser.add_argument("--model", metavar="DIR", help="model folder (default: resources/models/default)")
+    parser.add_argument("--screenshot", metavar="PNG",
+                        help="open, wait for the first full generated view, save the window as PNG and exit")
+    parser.add_argument("--render-path", metavar="VIDEO",
+                        help="render an orbit (or --camera-path) to .mp4/.gif without a window and exit")
+    parser.add_argument("--camera-path", metavar="JSON", help="keyframes saved from the app (Camera › Camera path)")
+    parser.add_argument("--frames", type=int, default=None, help="frames of the video (default 72, or the path's)")
+    parser.add_argument("--fps", type=int, default=None, help="frames per second of the video (default 24)")
+    parser.add_argument("--samples", type=int, default=None, help="samples averaged per view")
+    parser.add_argument("--timeout", type=float, default=SCREENSHOT_TIMEOUT_S,
+                        help="--screenshot gives up after this many seconds")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.render_path:
+        try:
+            return render_headless(args)
+        except GQNError as error:
+            print(f"gqn-explorer: error: {error}", file=sys.stderr)
+            return 2
+    return run_window(args)
+
+
+# --- headless video -----------------------------------------------------------------------------------
+
+def load_session(paths: list[str], model_path: str | None) -> Session:
+    """A Session with the given (or default) model and scene; raises GQNError on a bad path."""
+    from gqn import load_model
+    session = Session()
+    if model_path:
+        session.set_model(load_model(model_path), model_path)
+    else:
+        model, path, why = loading.default_model()
+        if model is None:
+            raise GQNError(why)
+        session.set_model(model, path)
+    if paths:
+        opened = loading.open_paths(paths)
+        if opened.unposed:
+            raise GQNError(f"{opened.unposed[0]}: these photos have no camera poses; run `gqn poses` first")
+        if opened.model is not None:
+            session.set_model(opened.model, opened.model_path)
+        views = opened.views
+    else:
+        views = None
+    session.set_views(views if views is not None else loading.demo_views(session.model)[0])
+    return session
+
+
+def render_headless(args: argparse.Namespace) -> int:
+    from explorer import export
+    from explorer.inference import Predictor
+    from gqn import camera
+
+    session = load_session(args.paths, args.model)
+    fps = args.fps or 24
+    if args.camera_path:
+        path = export.load_camera_path(args.camera_path)
+        frames = args.frames or path["frames"]
+        fps = args.fps or path["fps"]
+        poses = camera.interpolate_poses(path["keyframes"], frames)
+    else:
+        home = session.home
+        poses = export.orbit_poses(args.frames or 72, session.center, home.distance, home.elevation)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rrendering frame {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    frames = export.render_frames(Predictor(), session.model, session.views, session.context, poses,
+                                  args.samples or 4, 0, session.truth_renderer(), progress)
+    out = export.write_video(frames, args.render_path, fps)
+    print(f"wrote {out} ({len(frames)} frames)")
+    return 0
+
+
+# --- the window -----------------------------------------------------------------------------------------
+
+def populate(window, args: argparse.Namespace) -> bool:
+    """Load the model and scene into the window; False if a path given on the command line failed."""
+    session = window.session
+    ok = True
+    if args.model:
+        ok = window.open_paths([args.model])
+    else:
+        model, path, why = loading.default_model()
+        if model is not None:
+            session.set_model(model, path)
+        else:
+            session.message(why, "warning", "Open model…", window.open_model_dialog)
+    if args.paths:
+        ok = window.open_paths(args.paths) and ok
+    if session.views is None:
+        try:
+            views, note = loading.demo_views(session.model)
+        except Exception as error:  # even without a demo the window opens, and says why
+            session.message(f"No demo scene: {type(error).__name__}: {error}", "error")
+        else:
+            session.set_views(views)
+            if note:
+                session.message(note, "warning")
+    from explorer.main_window import HINT
+    session.message(HINT)
+    return ok
+
+
+class Screenshot:
+    """Saves the window once the first full generated view is drawn, then quits with 0 (1 on failure)."""
+
+    def __init__(self, window, out: str, timeout_s: float) -> None:
+        from PySide6.QtCore import QTimer
+        self.window, self.out = window, out
+        window.viewDrawn.connect(self._on_drawn)
+        window.worker.failed.connect(self._on_failed)
+        self.timer = QTimer(window)
+        self.timer.setSingleShot(True)
+        self.timer.timeout.connect(self._on_timeout)
+        self.timer.start(int(timeout_s * 1000))
+
+    def _on_drawn(self, prediction) -> None:
+        if prediction.draft:
+            return
+        from PySide6.QtCore import QTimer
+        self.window.viewDrawn.disconnect(self._on_drawn)
+        QTimer.singleShot(400, self._save)  # let the viewport repaint with the new image
+
+    def _save(self) -> None:
+        ok = self.window.grab().save(self.out)
+        if ok:
+            print(f"saved {self.out}")
+        else:
+            print(f"gqn-explorer: error: could not write {self.out}", file=sys.stderr)
+        self._quit(0 if ok else 1)
+
+    def _on_failed(self, _seq: int, text: str) -> None:
+        print(f"gqn-explorer: error: inference failed: {text}", file=sys.stderr)
+        self._quit(1)
+
+    def _on_timeout(self) -> None:
+        print("gqn-explorer: error: no full generated view was drawn in time", file=sys.stderr)
+        self._quit(1)
+
+    def _quit(self, code: int) -> None:
+        from PySide6.QtWidgets import QApplication
+        self.timer.stop()
+        self.window.close()
+        QApplication.instance().exit(code)
+
+
+def run_window(args: argparse.Namespace) -> int:
+    from PySide6.QtCore import QCoreApplication, Qt
+    QCoreApplication.setAttribute(Qt.AA_ShareOpenGLContexts)  # before the QApplication, or a 2nd GL view is blank
+    from PySide6.QtWidgets import QApplication
+    import pyqtgraph as pg
+
+    from explorer import theme
+    from explorer.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("GQN Scene Explorer")
+    pg.setConfigOptions(antialias=True)
+    theme.apply(app)
+    window = MainWindow()
+    ok = populate(window, args)
+    window.show()
+    if args.screenshot:
+        if not ok:
+            text = next((m.text for m in reversed(window.session.messages) if m.level == "error"), "could not open")
+            print(f"gqn-explorer: error: {text}", file=sys.stderr)
+            window.close()
+            return 2
+        Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
+        shot = Screenshot(window, args.screenshot, args.timeout)  # noqa: F841 (kept alive until exec ends)
+    code = app.exec()
+    window.deleteLater()
+    return code

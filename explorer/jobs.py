@@ -1,0 +1,189 @@
+"""Long jobs as child processes of the CLI (`python -m gqn … --json`): JSON lines in, progress out.
+
+The child gets its own session (process group) so Cancel ends it and everything it started. A
+child that crashes or prints garbage becomes a message, never a dead app.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from collections import deque
+
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
+
+from explorer import theme
+
+KILL_AFTER_MS = 3000  # SIGTERM first; SIGKILL if the child is still there after this
+
+
+class ChildJob(QObject):
+    progress = Signal(dict)     # each {"event": "progress", ...} line
+    finished = Signal(dict)     # the last JSON line of a successful run: the result
+    failed = Signal(str)        # why it did not finish (crash, error line, non-zero exit)
+    cancelled = Signal()
+
+    def __init__(self, title: str, args: list[str], parent=None) -> None:
+        super().__init__(parent)
+        self.title = title
+        self.args = args
+        self.process = QProcess(self)
+        self.result: dict | None = None
+        self.error: str | None = None
+        self._buffer = b""
+        self._stderr: deque[str] = deque(maxlen=20)
+        self._cancelling = False
+        self.process.readyReadStandardOutput.connect(self._read_stdout)
+        self.process.readyReadStandardError.connect(self._read_stderr)
+        self.process.finished.connect(self._on_finished)
+        self.process.errorOccurred.connect(self._on_error)
+
+    def start(self) -> None:
+        env = QProcessEnvironment.systemEnvironment()
+        env.insert("PYTHONUNBUFFERED", "1")
+        self.process.setProcessEnvironment(env)
+        params = QProcess.UnixProcessParameters()
+        params.flags = QProcess.UnixProcessFlag.CreateNewSession
+        self.process.setUnixProcessParameters(params)
+        self.process.start(sys.executable, self.args)
+
+    def running(self) -> bool:
+        return self.process.state() != QProcess.NotRunning
+
+    def cancel(self) -> None:
+        """End the child and its whole process group: SIGTERM now, SIGKILL if it lingers."""
+        if not self.running():
+            return
+        self._cancelling = True
+        self._signal_group(signal.SIGTERM)
+        QTimer.singleShot(KILL_AFTER_MS, self._kill)
+
+    def _kill(self) -> None:
+        if self.running():
+            self._signal_group(signal.SIGKILL)
+
+    def _signal_group(self, sig: int) -> None:
+        pid = self.process.processId()
+        if pid > 0:
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def _read_stdout(self) -> None:
+        self._buffer += bytes(self.process.readAllStandardOutput())
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for line in lines:
+            self._handle(line.decode("utf-8", "replace").strip())
+
+    def _handle(self, line: str) -> None:
+        if not line.startswith("{"):
+            return
+        try:
+            data = json.loads(line)
+        except ValueError:
+            return
+        if data.get("event") == "progress":
+            self.progress.emit(data)
+        elif data.get("event") == "error":
+            self.error = str(data.get("error"))
+        else:
+            self.result = data
+
+    def _read_stderr(self) -> None:
+        text = bytes(self.process.readAllStandardError()).decode("utf-8", "replace")
+        self._stderr.extend(line for line in text.splitlines() if line.strip())
+
+    def _on_finished(self, code: int, status: QProcess.ExitStatus) -> None:
+        self._read_stdout()
+        self._handle(self._buffer.decode("utf-8", "replace").strip())
+        self._read_stderr()
+        if self._cancelling:
+            self.cancelled.emit()
+        elif status == QProcess.NormalExit and code == 0 and self.result is not None:
+            self.finished.emit(self.result)
+        else:
+            self.failed.emit(self._why(code, status))
+
+    def _why(self, code: int, status: QProcess.ExitStatus) -> str:
+        if self.error:
+            return f"{self.title} failed: {self.error}"
+        last = self._stderr[-1] if self._stderr else ""
+        if status == QProcess.CrashExit:
+            return f"{self.title} crashed. {last}".strip()
+        if code == 0:
+            return f"{self.title} ended without a result. {last}".strip()
+        return f"{self.title} failed (exit code {code}). {last}".strip()
+
+    def _on_error(self, error: QProcess.ProcessError) -> None:
+        if error == QProcess.FailedToStart:
+            self.failed.emit(f"{self.title} could not start: {self.process.errorString()}")
+
+
+class JobPanel(QFrame):
+    """Progress of the running job with a Cancel button; a live loss/PSNR plot for fitting."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Card")
+        self.title = QLabel()
+        self.title.setObjectName("CardTitle")
+        self.status = QLabel()
+        self.status.setObjectName("Muted")
+        self.bar = QProgressBar()
+        self.bar.setTextVisible(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.plot = pg.GraphicsLayoutWidget()
+        self.plot.setBackground(theme.PANEL)
+        self.plot.setFixedHeight(150)
+        self.loss_plot = self.plot.addPlot(title="loss")
+        self.psnr_plot = self.plot.addPlot(title="PSNR (dB)")
+        for p in (self.loss_plot, self.psnr_plot):
+            p.showGrid(x=True, y=True, alpha=0.15)
+            p.setLabel("bottom", "step")
+        self.loss_curve = self.loss_plot.plot(pen=pg.mkPen(theme.CONTEXT, width=2))
+        self.psnr_curve = self.psnr_plot.plot(pen=pg.mkPen(theme.IMAGINED, width=2))
+        self.history: dict[str, list[float]] = {"step": [], "loss": [], "psnr": []}
+        row = QHBoxLayout()
+        row.addWidget(self.bar, 1)
+        row.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 8, 10, 8)
+        layout.addWidget(self.title)
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+        layout.addWidget(self.plot)
+        self.hide()
+
+    def begin(self, title: str, with_plot: bool = False) -> None:
+        self.title.setText(title)
+        self.status.setText("starting…")
+        self.bar.setRange(0, 0)  # busy until the first progress line says how much there is
+        self.history = {"step": [], "loss": [], "psnr": []}
+        self.loss_curve.setData([], [])
+        self.psnr_curve.setData([], [])
+        self.plot.setVisible(with_plot)
+        self.cancel_button.setEnabled(True)
+        self.show()
+
+    def update_progress(self, data: dict) -> None:
+        done, total = data.get("done"), data.get("total")
+        if isinstance(done, (int, float)) and isinstance(total, (int, float)) and total > 0:
+            self.bar.setRange(0, int(total))
+            self.bar.setValue(int(done))
+        fields = [f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in data.items()
+                  if k not in ("event", "done", "total") and isinstance(v, (int, float, str))]
+        self.status.setText(" · ".join(fields))
+        if "loss" in data or "psnr" in data:
+            self.history["step"].append(float(data.get("step", done or len(self.history["step"]))))
+            self.history["loss"].append(float(data.get("loss", float("nan"))))
+            self.history["psnr"].append(float(data.get("psnr", float("nan"))))
+            self.loss_curve.setData(self.history["step"], self.history["loss"], connect="finite")
+            self.psnr_curve.setData(self.history["step"], self.history["psnr"], connect="finite")
+
+    def end(self) -> None:
+        self.hide()

@@ -1,0 +1,633 @@
+"""The main window: the viewport, the view panel, the strip of views, messages, jobs and exports.
+
+It only shows the Session and turns user actions into Session calls; inference runs on the worker,
+long jobs in child processes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog, QLabel, QMainWindow, QSlider, QSplitter, QToolBar, QVBoxLayout, QWidget,
+)
+
+from explorer import export, loading, theme
+from explorer.compare import compare
+from explorer.inference import Prediction
+from explorer.jobs import ChildJob, JobPanel
+from explorer.messages import MessageArea
+from explorer.session import Message, Session
+from explorer.thumbnails import ThumbnailStrip
+from explorer.view_panel import ERROR_RANGE, UNCERTAINTY_RANGE, ViewPanel, heat
+from explorer.viewport import Viewport
+from gqn import camera
+from gqn.errors import GQNError
+
+SAMPLES = 8              # samples averaged for the full view
+SETTLE_MS = 250          # the camera counts as stopped after this long without a move
+VIDEO_SAMPLES = 4
+RECENT_LIMIT = 10
+HINT = ("Drag the Generated image to move the imagined camera (scroll: nearer/farther). Click a frustum "
+        "or a thumbnail to snap onto a real camera; tick thumbnails to choose the model's context views.")
+
+
+class MainWindow(QMainWindow):
+    viewDrawn = Signal(object)        # a Prediction was drawn in the view panel
+    jobDone = Signal(str, bool)       # a child job or video ended: (title, succeeded)
+
+    def __init__(self, session: Session | None = None, samples: int = SAMPLES, settle_ms: int = SETTLE_MS) -> None:
+        super().__init__()
+        self.session = session or Session()
+        self.samples = samples
+        self.settings = QSettings("gqn-explorer", "explorer")
+        self.job: ChildJob | None = None
+        self.job_result_handler = None
+        self.video_cancel = None
+        self.path_keyframes: list[np.ndarray] = []
+        self.shown_seq = 0
+        self.last_prediction: Prediction | None = None
+        self.setWindowTitle("GQN Scene Explorer")
+        self.resize(1280, 800)
+        self.setAcceptDrops(True)
+
+        from explorer.worker import InferenceWorker
+        self.worker = InferenceWorker(self)
+        self.worker.prediction.connect(self._on_prediction)
+        self.worker.failed.connect(self._on_inference_failed)
+        self.worker.job_progress.connect(self._on_video_progress)
+        self.worker.job_finished.connect(self._on_video_finished)
+        self.worker.job_failed.connect(self._on_video_failed)
+        self.worker.start()
+        self.settle = QTimer(self)
+        self.settle.setSingleShot(True)
+        self.settle.setInterval(settle_ms)
+        self.settle.timeout.connect(self.request_full)
+
+        self._build_widgets()
+        self._build_actions()
+        events = self.session.events
+        events.views.connect(self._on_views)
+        events.model.connect(self._on_model)
+        events.context.connect(self.request_view)
+        events.camera.connect(self.request_view)
+        events.message.connect(self.messages.add)
+        events.context.connect(self._update_status)
+        events.camera.connect(self._update_status)
+
+    # --- layout ------------------------------------------------------------------------------------------
+
+    def _build_widgets(self) -> None:
+        self.viewport = Viewport(self.session)
+        self.viewport.frustumClicked.connect(self.session.snap_to)
+        self.view_panel = ViewPanel()
+        generated = self.view_panel.generated_view
+        generated.orbitRequested.connect(self.session.orbit)
+        generated.zoomRequested.connect(self.session.zoom)
+        self.job_panel = JobPanel()
+        self.messages = MessageArea()
+        self.thumbnails = ThumbnailStrip(self.session)
+
+        left = QWidget()
+        left_column = QVBoxLayout(left)
+        left_column.setContentsMargins(0, 0, 0, 6)
+        left_column.setSpacing(6)
+        left_column.addWidget(self.viewport, 1)
+        left_column.addWidget(self.messages)
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.setContentsMargins(4, 8, 8, 6)
+        column.setSpacing(8)
+        column.addWidget(self.view_panel, 1)
+        column.addWidget(self.job_panel)
+        split = QSplitter(Qt.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(0, 5)
+        split.setStretchFactor(1, 4)
+        split.setSizes([700, 560])
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(split, 1)
+        layout.addWidget(self.thumbnails)
+        self.setCentralWidget(central)
+
+        self.scene_label, self.model_label, self.camera_label, self.timing_label = (QLabel() for _ in range(4))
+        for label in (self.scene_label, self.model_label, self.camera_label):
+            self.statusBar().addWidget(label)
+        self.statusBar().addPermanentWidget(self.timing_label)
+
+    def _action(self, menu, text: str, slot, shortcut: str | None = None, tip: str | None = None,
+                checkable: bool = False) -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.setCheckable(checkable)
+        (action.toggled if checkable else action.triggered).connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self.open_action = self._action(file, "&Open scene or model…", self.open_dialog, "Ctrl+O",
+                                        "Open a photo folder, transforms.json, COLMAP folder, dataset or model folder")
+        self._action(file, "Open &photos…", self.open_photos_dialog, None, "Open image files to estimate their poses")
+        self._action(file, "Open &model…", self.open_model_dialog, "Ctrl+M", "Open a model folder")
+        self.recent_menu = file.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file.addSeparator()
+        self._action(file, "Export views as &PNG…", self.export_png_dialog, "Ctrl+E")
+        self._action(file, "Render &orbit video…", self.render_orbit_dialog)
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, "Ctrl+Q")
+
+        view = bar.addMenu("&View")
+        self._action(view, "&Reset view", self.viewport.reset_view, "Home", "Frame the whole scene")
+        self._action(view, "&Top", partial(self.viewport.axis_view, "top"), "Ctrl+1")
+        self._action(view, "&Front", partial(self.viewport.axis_view, "front"), "Ctrl+2")
+        self._action(view, "&Side", partial(self.viewport.axis_view, "side"), "Ctrl+3")
+        self._action(view, "&Look through imagined camera", self.viewport.look_through_imagined, "L")
+        view.addSeparator()
+        self.photos_action = self._action(view, "&Photos", self.session.set_show_photos, "P",
+                                          checkable=True)
+        self.photos_action.setChecked(True)
+        self._action(view, "&Larger frustums", partial(self.scale_frustums, 1.25), "]")
+        self._action(view, "S&maller frustums", partial(self.scale_frustums, 1 / 1.25), "[")
+
+        cam = bar.addMenu("&Camera")
+        for text, key, args in [("Orbit left", "A", (5, 0)), ("Orbit right", "D", (-5, 0)),
+                                ("Orbit up", "W", (0, 5)), ("Orbit down", "S", (0, -5))]:
+            self._action(cam, text, partial(self.session.orbit, *args), key)
+        self._action(cam, "Move closer", partial(self.session.zoom, 0.9), "Q")
+        self._action(cam, "Move farther", partial(self.session.zoom, 1 / 0.9), "E")
+        cam.addSeparator()
+        self._action(cam, "Snap to &next view", partial(self.session.step_snap, 1), "N")
+        self._action(cam, "Snap to &previous view", partial(self.session.step_snap, -1), "B")
+        self._action(cam, "&Reset imagined camera", self.session.reset_camera, "R")
+        cam.addSeparator()
+        self._action(cam, "Camera path: &seed from real cameras", self.seed_path)
+        self._action(cam, "Camera path: &add imagined camera", self.add_keyframe, "K")
+        self._action(cam, "Camera path: &clear", self.clear_path)
+        self._action(cam, "Camera path: &load JSON…", self.load_path_dialog)
+        self._action(cam, "Camera path: sa&ve JSON…", self.save_path_dialog)
+        self._action(cam, "Camera path: render &video…", self.render_path_dialog)
+
+        model = bar.addMenu("&Model")
+        self.fit_action = self._action(model, "&Fit model to this scene…", self.start_fit, None,
+                                       "Fine-tune the model on this scene's views in a child process")
+        self._action(model, "&Open model…", self.open_model_dialog)
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&What to try", partial(self.session.message, HINT))
+
+        tools = QToolBar("Tools")
+        tools.setMovable(False)
+        tools.setToolButtonStyle(Qt.ToolButtonTextOnly)
+        self.addToolBar(tools)
+        tools.addAction(self.open_action)
+        tools.addSeparator()
+        for action in view.actions()[:5]:
+            tools.addAction(action)
+        tools.addSeparator()
+        tools.addAction(self.photos_action)
+        tools.addWidget(QLabel(" Frustum size "))
+        self.frustum_slider = QSlider(Qt.Horizontal)
+        self.frustum_slider.setRange(1, 100)
+        self.frustum_slider.setFixedWidth(110)
+        self.frustum_slider.setToolTip("Size of the camera frustums and their photos")
+        self.frustum_slider.valueChanged.connect(self._on_frustum_slider)
+        tools.addWidget(self.frustum_slider)
+        tools.addSeparator()
+        tools.addAction(self.fit_action)
+        self.session.events.display.connect(self._sync_display_controls)
+
+    # --- session events -----------------------------------------------------------------------------------
+
+    def _on_views(self) -> None:
+        self.shown_seq = self.worker.latest_seq  # nothing from the old scene may be drawn any more
+        self.last_prediction = None
+        self.viewport.reset_view()
+        self._sync_display_controls()
+        self._check_sizes()
+        self._update_status()
+
+    def _on_model(self) -> None:
+        self._check_sizes()
+        self._update_status()
+        self.request_view()
+
+    def _check_sizes(self) -> None:
+        model, views = self.session.model, self.session.views
+        if model is not None and views is not None and views.size[0] != model.config.image_size:
+            self.session.message(f"The scene's images are {views.size[1]}×{views.size[0]} px and the model works at "
+                                 f"{model.config.image_size} px: the views are resized for it.")
+
+    def _sync_display_controls(self) -> None:
+        radius = self.session.scene_radius
+        self.frustum_slider.blockSignals(True)
+        self.frustum_slider.setValue(int(round(100 * self.session.frustum_size / radius / 0.5)))
+        self.frustum_slider.blockSignals(False)
+        self.photos_action.blockSignals(True)
+        self.photos_action.setChecked(self.session.show_photos)
+        self.photos_action.blockSignals(False)
+
+    def scale_frustums(self, factor: float) -> None:
+        self.session.set_frustum_size(self.session.frustum_size * factor)
+
+    def _on_frustum_slider(self, value: int) -> None:
+        self.session.set_frustum_size(self.session.scene_radius * 0.5 * value / 100)
+
+    def _update_status(self) -> None:
+        s = self.session
+        if s.views is None:
+            self.scene_label.setText("No scene")
+        else:
+            skipped = f" · {len(s.views.skipped)} skipped" if s.views.skipped else ""
+            self.scene_label.setText(f"{s.scene_name} · {len(s.views)} views · {len(s.context)} in context{skipped}")
+        if s.model is None:
+            self.model_label.setText("No model loaded")
+            self.model_label.setStyleSheet(f"color: {theme.LEVELS['warning']}; font-weight: 600;")
+        else:
+            self.model_label.setText(f"Model: {Path(s.model_path or 'model').name} ({s.model.config.image_size} px)")
+            self.model_label.setStyleSheet("")
+        if s.camera is not None:
+            where = f"on view {s.views.names[s.snapped]}" if s.snapped is not None else \
+                f"az {s.camera.azimuth:.0f}° el {s.camera.elevation:.0f}° dist {s.camera.distance:.2f}"
+            self.camera_label.setText(f"Imagined camera {where}")
+
+    # --- live view: a draft while the camera moves, the full view once it stops -----------------------------
+
+    def _submit(self, samples: int, draft: bool) -> int | None:
+        s = self.session
+        if s.views is None or s.camera is None:
+            return None
+        return self.worker.submit(s.model, s.views, s.context, s.camera.c2w, samples, draft, seed=0,
+                                  truth=s.truth_renderer())
+
+    def request_view(self) -> None:
+        if self.session.model is not None:
+            self._submit(1, draft=True)
+        self.settle.start()
+
+    def request_full(self) -> None:
+        self._submit(self.samples, draft=False)
+
+    def _on_prediction(self, prediction: Prediction) -> None:
+        if prediction.seq <= self.shown_seq:
+            return
+        self.shown_seq = prediction.seq
+        self.last_prediction = prediction
+        self._draw(prediction)
+        self.viewDrawn.emit(prediction)
+
+    def _draw(self, p: Prediction) -> None:
+        s, panel = self.session, self.view_panel
+        if p.mean is None:
+            panel.generated.display(None, "", "", "No model loaded.\nOpen a model folder (File › Open model…) "
+                                                    "or drop one here to see what a GQN imagines.")
+        else:
+            badge = "draft · 1 sample" if p.draft else f"mean of {p.samples} samples"
+            panel.generated.display(p.mean, f"{1000 * p.seconds:.0f} ms · drag to orbit, scroll to zoom", badge)
+            self.timing_label.setText(f"{'draft' if p.draft else 'full'} view in {1000 * p.seconds:.0f} ms")
+        self.viewport.show_generated(p.mean)
+
+        truth, caption, note = self._true_view(p)
+        index, distance = s.views.nearest(p.c2w)
+        if truth is not None:
+            panel.real.display(truth, caption, "ground truth")
+        else:
+            panel.real.display(s.views.images[index], f"nearest photo {s.views.names[index]}, {distance:.2f} away",
+                               "nearest photo")
+        result = compare(p.mean, truth) if (truth is not None and p.mean is not None) else None
+        if result is not None:
+            panel.difference.display(heat(result.error, ERROR_RANGE), f"mean |error| {result.error.mean():.3f} "
+                                     f"(black 0 → yellow {ERROR_RANGE})", "|generated − real|")
+            panel.set_scores(result.psnr, result.ssim, note)
+        else:
+            why = "No model loaded." if p.mean is None else \
+                "No true view here: snap to a real camera left out of the context (click its frustum) to compare."
+            panel.difference.display(None, "", "", why)
+            panel.set_scores(None, None, note or why)
+        if p.std is not None:
+            panel.uncertainty.display(heat(p.std, UNCERTAINTY_RANGE, "viridis"),
+                                      f"mean σ {p.std.mean():.3f} over {p.samples} samples (0 → {UNCERTAINTY_RANGE})",
+                                      "spread of samples")
+        else:
+            panel.uncertainty.display(None, "", "", "No model loaded." if p.mean is None else
+                                      "Computing the spread of samples…\n(shown when the camera stops)")
+
+    def _true_view(self, p: Prediction) -> tuple[np.ndarray | None, str, str]:
+        """(true image at p's pose or None, its caption, a note on the scores)."""
+        s = self.session
+        if p.truth is not None:
+            return p.truth, "exact render at this pose", "against the exact render"
+        if s.snapped is None or not np.array_equal(s.views.c2w[s.snapped], p.c2w):
+            return None, "", ""
+        name = s.views.names[s.snapped]
+        if s.snapped in s.context:
+            return None, "", f"{name} is a context view: untick it to score the model on it"
+        return s.views.images[s.snapped], f"photo {name} (the model was not given it)", f"against photo {name}"
+
+    def _on_inference_failed(self, seq: int, text: str) -> None:
+        if seq >= self.shown_seq:
+            self.shown_seq = seq
+            if not self.session.messages or self.session.messages[-1].text != text:
+                self.session.message(text, "error")
+
+    # --- opening things -------------------------------------------------------------------------------------
+
+    def open_paths(self, paths: list[str]) -> bool:
+        """Open scene/model/photos; on a bad path show why and change nothing."""
+        self.setCursor(Qt.WaitCursor)
+        try:
+            opened = loading.open_paths(paths)
+        except GQNError as error:
+            self.session.message(str(error), "error")
+            return False
+        except Exception as error:  # a reader bug must not take the app down with it
+            self.session.message(f"Could not open {', '.join(map(str, paths))}: {type(error).__name__}: {error}", "error")
+            return False
+        finally:
+            self.unsetCursor()
+        if opened.model is not None:
+            self.session.set_model(opened.model, opened.model_path)
+            self._remember(opened.model_path)
+            self.session.message(f"Loaded model {opened.model_path}.")
+        if opened.views is not None:
+            self.session.set_views(opened.views)
+            self._remember(str(paths[0]) if len(paths) == 1 else opened.views.source)
+            skipped = opened.views.skipped
+            if skipped:
+                names = ", ".join(f"{s['name']} ({s['reason']})" for s in skipped[:3])
+                self.session.message(f"Skipped {len(skipped)} view(s): {names}{' …' if len(skipped) > 3 else ''}",
+                                     "warning")
+        if opened.unposed:
+            what = opened.unposed[0] if len(opened.unposed) == 1 else f"{len(opened.unposed)} photos"
+            self.session.message(f"{what} has no camera poses. Estimate them with structure from motion "
+                                 "(COLMAP, in the background)?", "warning", "Estimate poses",
+                                 partial(self.start_pose_estimation, opened.unposed))
+        return True
+
+    def _remember(self, path: str | None) -> None:
+        if not path:
+            return
+        recent = [path] + [p for p in self.recent_paths() if p != path]
+        self.settings.setValue("recent", recent[:RECENT_LIMIT])
+
+    def recent_paths(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent_paths():
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(partial(self.open_paths, [path]))
+        if not self.recent_menu.actions():
+            self.recent_menu.addAction("(nothing yet)").setEnabled(False)
+
+    def open_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a scene or model folder")
+        if folder:
+            self.open_paths([folder])
+
+    def open_photos_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Open photos or a transforms.json", "",
+                                                "Images or scenes (*.png *.jpg *.jpeg *.json *.npz);;All files (*)")
+        if files:
+            self.open_paths(files)
+
+    def open_model_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a model folder (model.safetensors + config.json)")
+        if folder:
+            self.open_paths([folder])
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls() and all(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls()]
+        event.acceptProposedAction()
+        self.open_paths(paths)
+
+    # --- child jobs: pose estimation and fitting ---------------------------------------------------------------
+
+    def run_child(self, title: str, args: list[str], on_result, with_plot: bool = False) -> ChildJob | None:
+        """Start `python ARGS` as a child job with progress in the job panel; one job at a time.
+        `on_result(result)` gets the job's last JSON line when it succeeds."""
+        if self.job is not None or self.video_cancel is not None:
+            self.session.message(f"{title} waits: another job is running. Cancel it first.", "warning")
+            return None
+        job = ChildJob(title, args, self)
+        job.progress.connect(self.job_panel.update_progress)
+        job.finished.connect(self._child_done)
+        job.failed.connect(self._child_failed)
+        job.cancelled.connect(self._child_cancelled)
+        self.job_panel.begin(title, with_plot)
+        self.job_panel.cancel_button.clicked.connect(job.cancel)
+        self.job, self.job_result_handler = job, on_result
+        job.start()
+        return job
+
+    def _end_child(self) -> str:
+        job, self.job = self.job, None
+        self.job_panel.cancel_button.clicked.disconnect()
+        self.job_panel.end()
+        job.deleteLater()
+        return job.title
+
+    def _child_done(self, result: dict) -> None:
+        title, handler = self._end_child(), self.job_result_handler
+        try:
+            handler(result)
+        except GQNError as error:
+            self.session.message(str(error), "error")
+            self.jobDone.emit(title, False)
+            return
+        self.jobDone.emit(title, True)
+
+    def _child_failed(self, text: str) -> None:
+        title = self._end_child()
+        self.session.message(text, "error")
+        self.jobDone.emit(title, False)
+
+    def _child_cancelled(self) -> None:
+        title = self._end_child()
+        self.session.message(f"{title}: cancelled.")
+        self.jobDone.emit(title, False)
+
+    def start_pose_estimation(self, unposed: list[Path]) -> ChildJob | None:
+        folder = loading.pose_input_folder([Path(p) for p in unposed])
+        out = Path(tempfile.mkdtemp(prefix="gqn-poses-"))
+        return self.run_child("Estimating camera poses", ["-m", "gqn", "poses", str(folder), "--out", str(out), "--json"],
+                              partial(self._open_result, out=out))
+
+    def _open_result(self, result: dict, out: Path) -> None:
+        """Open what a pose estimation wrote."""
+        target = result.get("path") or result.get("out") or str(out)
+        if not self.open_paths([target]):
+            raise GQNError(f"the result in {target} could not be opened")
+
+    def start_fit(self) -> ChildJob | None:
+        s = self.session
+        if s.model is None or s.views is None:
+            self.session.message("Fitting needs a model and a scene: open both first.", "warning")
+            return None
+        source = s.views.source
+        if not source or not Path(source).exists():
+            self.session.message(f"This scene ({s.scene_name}) has no files on disk to fit to.", "warning")
+            return None
+        out = Path(tempfile.mkdtemp(prefix="gqn-fit-"))
+        args = ["-m", "gqn", "fit", "--model", str(s.model_path), "--views", str(source), "--out", str(out), "--json"]
+        return self.run_child("Fitting the model to this scene", args, partial(self._load_fitted, out=out),
+                              with_plot=True)
+
+    def _load_fitted(self, result: dict, out: Path) -> None:
+        from gqn import load_model
+        path = result.get("model") or result.get("out") or str(out)
+        self.session.set_model(load_model(path), str(path))
+        self.session.message(f"Loaded the fitted model from {path}.")
+
+    # --- exports ------------------------------------------------------------------------------------------------
+
+    def export_png(self, path: str | Path) -> bool:
+        """The four views with their captions and scores, as shown."""
+        ok = self.view_panel.grab().save(str(path))
+        if not ok:
+            self.session.message(f"{path}: could not write the PNG", "error")
+        return ok
+
+    def export_png_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export views as PNG", "views.png", "PNG (*.png)")
+        if path:
+            self.export_png(path)
+
+    def render_video(self, out: str | Path, poses: np.ndarray, fps: int = 24) -> bool:
+        """Render `poses` to MP4/GIF on the worker thread; progress in the job panel, cancellable."""
+        s = self.session
+        if s.model is None:
+            self.session.message("Rendering a video needs a model: open one first.", "warning")
+            return False
+        if self.job is not None or self.video_cancel is not None:
+            self.session.message("Another job is running: cancel it first.", "warning")
+            return False
+        model, views, context, truth = s.model, s.views, s.context, s.truth_renderer()
+
+        def job(predictor, progress, cancelled):
+            frames = export.render_frames(predictor, model, views, context, poses, VIDEO_SAMPLES, 0, truth,
+                                          progress, cancelled)
+            return None if frames is None else export.write_video(frames, out, fps)
+
+        self.job_panel.begin(f"Rendering {Path(out).name} ({len(poses)} frames)")
+        self.job_panel.cancel_button.clicked.connect(self._cancel_video)
+        self.video_cancel = self.worker.submit_job(job)
+        return True
+
+    def _cancel_video(self) -> None:
+        if self.video_cancel is not None:
+            self.video_cancel.set()
+
+    def _on_video_progress(self, done: int, total: int) -> None:
+        self.job_panel.update_progress({"done": done, "total": total, "frame": f"{done}/{total}"})
+
+    def _video_ended(self) -> None:
+        self.job_panel.cancel_button.clicked.disconnect()
+        self.job_panel.end()
+        self.video_cancel = None
+        self.request_full()  # live requests made meanwhile were superseded
+
+    def _on_video_finished(self, path) -> None:
+        self._video_ended()
+        self.session.message(f"Saved {path}." if path else "Video cancelled.")
+        self.jobDone.emit("video", path is not None)
+
+    def _on_video_failed(self, text: str) -> None:
+        self._video_ended()
+        self.session.message(f"Video failed: {text}", "error")
+        self.jobDone.emit("video", False)
+
+    def orbit_poses(self, frames: int = 72) -> np.ndarray:
+        s = self.session
+        return export.orbit_poses(frames, s.center, s.camera.distance, s.camera.elevation)
+
+    def render_orbit_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Render an orbit", "orbit.mp4", "Video (*.mp4 *.gif)")
+        if path:
+            self.render_video(path, self.orbit_poses())
+
+    def seed_path(self) -> None:
+        s = self.session
+        if s.views is not None:
+            self.path_keyframes = list(export.keyframes_from_views(s.views, s.center))
+            self.session.message(f"Camera path: {len(self.path_keyframes)} keyframes from the real cameras.")
+
+    def add_keyframe(self) -> None:
+        if self.session.camera is not None:
+            self.path_keyframes.append(self.session.camera.c2w.copy())
+            self.session.message(f"Camera path: keyframe {len(self.path_keyframes)} added.")
+
+    def clear_path(self) -> None:
+        self.path_keyframes = []
+        self.session.message("Camera path cleared.")
+
+    def save_path(self, path: str | Path, frames: int = 120) -> None:
+        if not self.path_keyframes:
+            self.seed_path()
+        export.save_camera_path(path, np.array(self.path_keyframes), frames)
+
+    def load_path(self, path: str | Path) -> dict | None:
+        try:
+            data = export.load_camera_path(path)
+        except GQNError as error:
+            self.session.message(str(error), "error")
+            return None
+        self.path_keyframes = list(data["keyframes"])
+        self.session.message(f"Camera path: {len(self.path_keyframes)} keyframes from {Path(path).name}.")
+        return data
+
+    def save_path_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save camera path", "camera_path.json", "JSON (*.json)")
+        if path:
+            self.save_path(path)
+
+    def load_path_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load camera path", "", "JSON (*.json)")
+        if path:
+            self.load_path(path)
+
+    def render_path_dialog(self) -> None:
+        if not self.path_keyframes:
+            self.seed_path()
+        path, _ = QFileDialog.getSaveFileName(self, "Render the camera path", "path.mp4", "Video (*.mp4 *.gif)")
+        if path:
+            self.render_video(path, camera.interpolate_poses(np.array(self.path_keyframes), 120))
+
+    # --- closing --------------------------------------------------------------------------------------------------
+
+    def closeEvent(self, event) -> None:
+        """Stop the child job and the worker, and let go of the session, before the widgets go."""
+        self.settle.stop()
+        if self.job is not None:
+            self.job.cancel()
+            self.job.process.waitForFinished(3000)
+        if self.video_cancel is not None:
+            self.video_cancel.set()
+        self.worker.stop()
+        self.viewport.disconnect_session()
+        self.thumbnails.disconnect_session()
+        self.session.events.disconnect_all()
+        super().closeEvent(event)

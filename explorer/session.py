@@ -1,0 +1,307 @@
+"""What the explorer has loaded and where its imagined camera is: a Qt-free model of the app.
+
+Widgets only show a Session and call its methods; they subscribe to its events (plain Python
+callbacks), so tests drive the whole app logic without a display (napari's ViewerModel idea).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from gqn import camera
+from gqn.data.viewset import ViewSet
+
+MIN_ELEVATION, MAX_ELEVATION = -85.0, 85.0
+DEFAULT_CONTEXTS = 3
+
+
+class Event:
+    """A list of callbacks: `connect(fn)`, `disconnect(fn)`, `emit(*args)`."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[..., Any]] = []
+
+    def connect(self, callback: Callable[..., Any]) -> None:
+        self._callbacks.append(callback)
+
+    def disconnect(self, callback: Callable[..., Any] | None = None) -> None:
+        self._callbacks = [] if callback is None else [c for c in self._callbacks if c != callback]
+
+    def emit(self, *args: Any) -> None:
+        for callback in list(self._callbacks):
+            callback(*args)
+
+
+@dataclass
+class SessionEvents:
+    views: Event = field(default_factory=Event)        # a new scene (ViewSet) was loaded
+    model: Event = field(default_factory=Event)        # the model changed (or was unloaded)
+    context: Event = field(default_factory=Event)      # which views the model is given changed
+    camera: Event = field(default_factory=Event)       # the imagined camera moved
+    selection: Event = field(default_factory=Event)    # the selected real view changed
+    display: Event = field(default_factory=Event)      # frustum size / photos shown changed
+    message: Event = field(default_factory=Event)      # a new Message for the user
+
+    def disconnect_all(self) -> None:
+        for event in vars(self).values():
+            event.disconnect()
+
+
+@dataclass
+class Message:
+    text: str
+    level: str = "info"                       # "info" | "warning" | "error"
+    action_label: str | None = None           # e.g. "Estimate poses", shown as a button
+    action: Callable[[], Any] | None = None
+
+
+@dataclass
+class ImaginedCamera:
+    """The camera the model is asked to imagine: an orbit about `center` (degrees, scene units),
+    or, right after a snap, exactly a real camera's pose (`c2w` then need not look at `center`)."""
+
+    center: np.ndarray
+    azimuth: float
+    elevation: float
+    distance: float
+    c2w: np.ndarray
+
+    @classmethod
+    def orbiting(cls, center: np.ndarray, azimuth: float, elevation: float, distance: float) -> "ImaginedCamera":
+        elevation = float(np.clip(elevation, MIN_ELEVATION, MAX_ELEVATION))
+        eye = camera.spherical_to_position(distance, np.deg2rad(azimuth), np.deg2rad(elevation), center)
+        return cls(np.asarray(center, np.float64), float(azimuth), elevation, float(distance), camera.look_at(eye, center))
+
+    @classmethod
+    def at_pose(cls, c2w: np.ndarray, center: np.ndarray) -> "ImaginedCamera":
+        """Exactly `c2w`; the orbit parameters are those of its position about `center`."""
+        offset = np.asarray(c2w)[:3, 3] - center
+        distance = float(np.linalg.norm(offset))
+        azimuth, elevation = camera.forward_to_yaw_pitch(offset if distance > 0 else np.array([1.0, 0, 0]))
+        return cls(np.asarray(center, np.float64), float(np.rad2deg(azimuth)), float(np.rad2deg(elevation)),
+                   distance, np.array(c2w, np.float64))
+
+    @property
+    def position(self) -> np.ndarray:
+        return self.c2w[:3, 3]
+
+
+def scene_center(views: ViewSet) -> np.ndarray:
+    """The point the cameras look at: least-squares nearest point to all optical axes; the mean
+    camera position when the axes are (nearly) parallel."""
+    positions, forward = views.positions, views.c2w[:, :3, 2]
+    projector = np.eye(3)[None] - forward[:, :, None] * forward[:, None, :]  # [V,3,3]
+    a, b = projector.sum(0), np.einsum("vij,vj->i", projector, positions)
+    if len(views) < 2 or np.linalg.cond(a) > 1e6:
+        return positions.mean(0)
+    center = np.linalg.solve(a, b)
+    # Axes meeting behind the cameras (a forward-facing set) are no centre to orbit about.
+    if np.median(np.einsum("vi,vi->v", center - positions, forward)) <= 0:
+        return positions.mean(0)
+    return center
+
+
+def spread_indices(n: int, k: int) -> list[int]:
+    """k indices spread evenly over range(n)."""
+    return sorted({int(i) for i in np.linspace(0, n, min(k, n), endpoint=False)})
+
+
+class Session:
+    """The scene, model, context set, imagined camera, selection and messages of one window."""
+
+    def __init__(self) -> None:
+        self.events = SessionEvents()
+        self.views: ViewSet | None = None
+        self.model: Any = None                 # a gqn.GQN in eval mode, or None
+        self.model_path: str | None = None
+        self.context: tuple[int, ...] = ()
+        self.camera: ImaginedCamera | None = None
+        self.home: ImaginedCamera | None = None  # where reset_camera() goes
+        self.center = np.zeros(3)
+        self.scene_radius = 1.0
+        self.selected: int | None = None
+        self.snapped: int | None = None        # index of the real camera the imagined one sits on exactly
+        self.frustum_size = 0.3
+        self.show_photos = True
+        self.messages: list[Message] = []
+        self._truth_scene: Any = None
+
+    # --- loading -------------------------------------------------------------------------------
+
+    def set_views(self, views: ViewSet, context: list[int] | None = None) -> None:
+        """Show a new scene: default context spread over the views, the imagined camera on the
+        first view left out of the context (so a true image to compare with is there at once)."""
+        self.views = views
+        self._truth_scene = None
+        self.center = scene_center(views)
+        distances = np.linalg.norm(views.positions - self.center, axis=-1)
+        self.scene_radius = float(np.median(distances)) if len(views) else 1.0
+        if not np.isfinite(self.scene_radius) or self.scene_radius <= 0:
+            self.scene_radius = 1.0
+        self.frustum_size = 0.15 * self.scene_radius
+        self.context = tuple(context if context is not None else spread_indices(len(views), DEFAULT_CONTEXTS))
+        self.selected = None
+        self.events.views.emit()
+        self.events.context.emit()
+        held_out = [i for i in range(len(views)) if i not in self.context]
+        if held_out:
+            self.snap_to(held_out[0])
+        else:
+            cam = ImaginedCamera.at_pose(views.c2w[0], self.center)
+            self._move(ImaginedCamera.orbiting(self.center, cam.azimuth + 20.0, cam.elevation, cam.distance))
+        self.home = self.camera
+
+    def set_model(self, model: Any, path: str | None) -> None:
+        self.model, self.model_path = model, path
+        self.events.model.emit()
+
+    @property
+    def is_procedural(self) -> bool:
+        return self.views is not None and self.views.meta.get("format") == "procedural"
+
+    @property
+    def scene_name(self) -> str:
+        if self.views is None:
+            return "no scene"
+        if self.is_procedural:
+            meta = self.views.meta
+            return f"{meta.get('kind', 'procedural')} #{meta.get('seed', 0)}"
+        return str(self.views.source or "scene")
+
+    # --- context -------------------------------------------------------------------------------
+
+    def set_context(self, indices) -> None:
+        indices = tuple(sorted({int(i) for i in indices}))
+        if self.views is None or indices == self.context:
+            return
+        if not indices:
+            self.message("The model needs at least one context view.", "warning")
+            self.events.context.emit()  # let widgets undo the unchecked box
+            return
+        if not all(0 <= i < len(self.views) for i in indices):
+            raise IndexError(f"context indices {indices} out of range for {len(self.views)} views")
+        self.context = indices
+        self.events.context.emit()
+
+    def toggle_context(self, index: int) -> None:
+        self.set_context(set(self.context) ^ {index})
+
+    def context_views(self) -> ViewSet | None:
+        return None if self.views is None else self.views[list(self.context)]
+
+    # --- the imagined camera ---------------------------------------------------------------------
+
+    def _move(self, cam: ImaginedCamera, snapped: int | None = None) -> None:
+        self.camera, self.snapped = cam, snapped
+        self.events.camera.emit()
+
+    def orbit(self, d_azimuth: float = 0.0, d_elevation: float = 0.0) -> None:
+        """Turn the imagined camera about the scene centre by degrees."""
+        if self.camera is None:
+            return
+        cam = self.camera
+        self._move(ImaginedCamera.orbiting(self.center, cam.azimuth + d_azimuth, cam.elevation + d_elevation, cam.distance))
+
+    def zoom(self, factor: float) -> None:
+        """Multiply the imagined camera's distance from the centre by `factor`."""
+        if self.camera is None:
+            return
+        cam = self.camera
+        distance = float(np.clip(cam.distance * factor, 0.05 * self.scene_radius, 20.0 * self.scene_radius))
+        self._move(ImaginedCamera.orbiting(self.center, cam.azimuth, cam.elevation, distance))
+
+    def set_orbit(self, azimuth: float, elevation: float, distance: float | None = None) -> None:
+        if distance is None:
+            distance = self.camera.distance if self.camera is not None else self.scene_radius
+        self._move(ImaginedCamera.orbiting(self.center, azimuth, elevation, distance))
+
+    def set_pose(self, c2w: np.ndarray) -> None:
+        """Put the imagined camera exactly at `c2w` (snapped if that is a real camera's pose)."""
+        c2w = np.asarray(c2w, np.float64)
+        match = None
+        if self.views is not None:
+            same = np.abs(self.views.c2w - c2w).max(axis=(1, 2)) < 1e-9
+            match = int(np.argmax(same)) if same.any() else None
+        self._move(ImaginedCamera.at_pose(c2w, self.center), match)
+
+    def snap_to(self, index: int) -> None:
+        """Put the imagined camera exactly onto real camera `index` and select it."""
+        if self.views is None or not 0 <= index < len(self.views):
+            return
+        self.select(index)
+        self._move(ImaginedCamera.at_pose(self.views.c2w[index], self.center), index)
+
+    def step_snap(self, step: int) -> None:
+        """Snap onto the next (+1) or previous (-1) real camera."""
+        if self.views is None or not len(self.views):
+            return
+        start = self.snapped if self.snapped is not None else (self.selected if self.selected is not None else -step)
+        self.snap_to((start + step) % len(self.views))
+
+    def reset_camera(self) -> None:
+        if self.home is not None:
+            self._move(self.home, self.home_snapped)
+
+    @property
+    def home_snapped(self) -> int | None:
+        if self.home is None or self.views is None:
+            return None
+        same = np.abs(self.views.c2w - self.home.c2w).max(axis=(1, 2)) < 1e-9
+        return int(np.argmax(same)) if same.any() else None
+
+    def select(self, index: int | None) -> None:
+        if index != self.selected:
+            self.selected = index
+            self.events.selection.emit()
+
+    # --- what the imagined camera is compared with -------------------------------------------------
+
+    def query_intrinsics(self) -> np.ndarray:
+        """Pixel intrinsics used for the imagined camera: those of the first context view."""
+        first = self.context[0] if self.context else 0
+        return self.views.intrinsics[first]
+
+    def truth_renderer(self) -> Callable[[np.ndarray], np.ndarray] | None:
+        """For procedural scenes, c2w [4,4] -> the exact uint8 image at that pose; else None."""
+        if not self.is_procedural:
+            return None
+        if self._truth_scene is None:
+            from gqn.scenes import scene_from_meta
+            self._truth_scene = scene_from_meta(self.views.meta)
+        scene, intrinsics, size = self._truth_scene, self.query_intrinsics(), self.views.size[0]
+
+        def render(c2w: np.ndarray) -> np.ndarray:
+            return scene.render(np.asarray(c2w)[None], intrinsics[None], size)[0]
+        return render
+
+    def nearest_view(self) -> tuple[int, float] | None:
+        """(index, distance) of the real camera nearest to the imagined one."""
+        if self.views is None or self.camera is None or not len(self.views):
+            return None
+        return self.views.nearest(self.camera.c2w)
+
+    def comparison_view(self) -> int | None:
+        """The real view to score against: the snapped camera, if the model was not given it."""
+        if self.snapped is None or self.snapped in self.context:
+            return None
+        return self.snapped
+
+    # --- display settings and messages ---------------------------------------------------------------
+
+    def set_frustum_size(self, size: float) -> None:
+        self.frustum_size = float(max(size, 1e-6))
+        self.events.display.emit()
+
+    def set_show_photos(self, show: bool) -> None:
+        self.show_photos = bool(show)
+        self.events.display.emit()
+
+    def message(self, text: str, level: str = "info", action_label: str | None = None,
+                action: Callable[[], Any] | None = None) -> Message:
+        msg = Message(text, level, action_label, action)
+        self.messages.append(msg)
+        self.events.message.emit(msg)
+        return msg

@@ -1,0 +1,271 @@
+"""The 3D viewport: the scene's cameras as frustums carrying their photos, the imagined camera, a grid.
+
+pyqtgraph's GLViewWidget has no camera-changed signal; this subclass emits one. Every camera's
+geometry comes from the Session; the viewport only draws it and reports clicks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph.opengl as gl
+from PIL import Image
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QMatrix4x4, QVector3D, QVector4D
+
+from explorer import theme
+from explorer.session import Session
+
+TEXTURE_SIZE = 96           # photos are shown as textures at most this many pixels wide
+MAX_POINTS = 20000          # sparse points drawn (subsampled): 100k points run at ~10 fps on llvmpipe
+PICK_RADIUS = 10.0          # pixels around a frustum's lines that count as clicking it
+CLICK_SLOP = 4.0            # a press and release closer than this is a click, not a drag
+FRUSTUM_EDGES = [(0, 1), (0, 2), (0, 3), (0, 4), (1, 2), (2, 3), (3, 4), (4, 1)]
+
+
+def frustum_points(c2w: np.ndarray, intrinsics: np.ndarray, size: tuple[int, int], depth: float) -> np.ndarray:
+    """[V,5,3]: each camera's centre and its image corners at `depth` (OpenCV axes, so corners are
+    pixel (0,0), (W,0), (W,H), (0,H))."""
+    height, width = size
+    fx, fy, cx, cy = np.moveaxis(np.asarray(intrinsics, np.float64), -1, 0)
+    us, vs = np.array([0.0, width, width, 0.0]), np.array([0.0, 0.0, height, height])
+    corners = np.stack([(us[None] - cx[:, None]) / fx[:, None], (vs[None] - cy[:, None]) / fy[:, None],
+                        np.ones((len(fx), 4))], -1) * depth                                      # [V,4,3]
+    local = np.concatenate([np.zeros((len(fx), 1, 3)), corners], 1)                              # [V,5,3]
+    return np.einsum("vij,vkj->vki", c2w[:, :3, :3], local) + c2w[:, None, :3, 3]
+
+
+def image_plane_transform(c2w: np.ndarray, intrinsics: np.ndarray, depth: float, scale: float) -> QMatrix4x4:
+    """Maps a GLImageItem's texel (u, v) (of an image `scale` times smaller than the photo) onto the
+    frustum's image plane at `depth`."""
+    fx, fy, cx, cy = intrinsics
+    pixel_to_camera = np.array([[depth * scale / fx, 0, 0, -cx * depth / fx],
+                                [0, depth * scale / fy, 0, -cy * depth / fy],
+                                [0, 0, 1, depth],
+                                [0, 0, 0, 1]])
+    return QMatrix4x4(*(c2w @ pixel_to_camera).astype(np.float32).ravel())
+
+
+def texture(image: np.ndarray, alpha: int = 235) -> tuple[np.ndarray, float]:
+    """RGBA texture [w,h,4] (GLImageItem wants x first) at most TEXTURE_SIZE wide, and the scale."""
+    height, width = image.shape[:2]
+    scale = max(1.0, width / TEXTURE_SIZE)
+    if scale > 1.0:
+        image = np.asarray(Image.fromarray(image).resize((round(width / scale), round(height / scale)), Image.BILINEAR))
+        scale = width / image.shape[1]
+    rgba = np.concatenate([image, np.full(image.shape[:2] + (1,), alpha, np.uint8)], -1)
+    return np.ascontiguousarray(rgba.transpose(1, 0, 2)), scale
+
+
+class Viewport(gl.GLViewWidget):
+    cameraChanged = Signal()          # the viewport's own (browsing) camera moved
+    frustumClicked = Signal(int)      # a real camera's frustum was clicked
+
+    def __init__(self, session: Session, parent=None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.setBackgroundColor(theme.BACKGROUND)
+        self.setMinimumSize(320, 240)
+        self.grid = gl.GLGridItem(color=(255, 255, 255, 28))
+        self.axes = gl.GLLinePlotItem(mode="lines", width=2, antialias=True)
+        self.frustums = gl.GLLinePlotItem(mode="lines", width=1.5, antialias=True)
+        self.imagined = gl.GLLinePlotItem(mode="lines", width=3, antialias=True)
+        self.imagined_photo: gl.GLImageItem | None = None
+        self.points = gl.GLScatterPlotItem(size=2.0, pxMode=True)
+        self.photos: list[gl.GLImageItem] = []
+        for item in (self.grid, self.axes, self.points, self.frustums, self.imagined):
+            self.addItem(item)
+        self._press: QPointF | None = None
+        self._corners = np.zeros((0, 5, 3))
+        events = session.events
+        events.views.connect(self.rebuild)
+        events.display.connect(self.rebuild)
+        events.context.connect(self.update_colors)
+        events.selection.connect(self.update_colors)
+        events.camera.connect(self.update_imagined)
+
+    # --- building the scene --------------------------------------------------------------------------
+
+    def rebuild(self) -> None:
+        """Recreate every item that depends on the ViewSet, frustum size or photo visibility."""
+        views, session = self.session.views, self.session
+        for item in self.photos + ([self.imagined_photo] if self.imagined_photo is not None else []):
+            self.removeItem(item)
+        self.photos, self.imagined_photo = [], None
+        if views is None:
+            return
+        radius, center = session.scene_radius, session.center
+        floor = min(float(views.positions[:, 2].min()), float(center[2])) - 0.05 * radius
+        self.grid.resetTransform()
+        self.grid.setSize(6 * radius, 6 * radius)
+        self.grid.setSpacing(radius / 2, radius / 2)
+        self.grid.translate(center[0], center[1], floor)
+        length = 0.5 * radius
+        self.axes.setData(pos=np.repeat(center[None], 6, 0) + np.array([[0, 0, 0], [length, 0, 0], [0, 0, 0],
+                                                                       [0, length, 0], [0, 0, 0], [0, 0, length]]),
+                          color=np.array([theme.rgba("#ef5350")] * 2 + [theme.rgba("#66bb6a")] * 2 + [theme.rgba("#42a5f5")] * 2))
+        self._corners = frustum_points(views.c2w, views.intrinsics, views.size, session.frustum_size)
+        self.frustums.setData(pos=self._corners[:, FRUSTUM_EDGES].reshape(-1, 3))
+        if session.show_photos:
+            for i in range(len(views)):
+                data, scale = texture(views.images[i])
+                item = gl.GLImageItem(data, smooth=True)
+                item.setTransform(image_plane_transform(views.c2w[i], views.intrinsics[i], session.frustum_size, scale))
+                self.addItem(item)
+                self.photos.append(item)
+        if views.points is not None and len(views.points):
+            self._set_points(views.points, views.point_colors)
+        else:
+            self.points.setData(pos=np.zeros((0, 3)))
+        self.update_colors()
+        self.update_imagined()
+
+    def _set_points(self, points: np.ndarray, colors: np.ndarray | None) -> None:
+        keep = np.random.default_rng(0).permutation(len(points))[:MAX_POINTS]
+        rgba = np.full((len(keep), 4), 0.8, np.float32) if colors is None else \
+            np.concatenate([colors[keep] / 255.0, np.ones((len(keep), 1))], 1).astype(np.float32)
+        self.points.setData(pos=np.asarray(points)[keep], color=rgba)
+
+    def update_colors(self) -> None:
+        session = self.session
+        if session.views is None:
+            return
+        colors = np.empty((len(session.views), len(FRUSTUM_EDGES) * 2, 4), np.float32)
+        for i in range(len(session.views)):
+            color = theme.CONTEXT if i in session.context else theme.VIEW
+            colors[i] = theme.rgba(theme.SELECTED if i == session.selected else color)
+        self.frustums.setData(color=colors.reshape(-1, 4))
+
+    def update_imagined(self) -> None:
+        session = self.session
+        if session.camera is None or session.views is None:
+            return
+        corners = frustum_points(session.camera.c2w[None], session.query_intrinsics()[None], session.views.size,
+                                 session.frustum_size * 1.25)[0]
+        self.imagined.setData(pos=corners[FRUSTUM_EDGES].reshape(-1, 3), color=theme.rgba(theme.IMAGINED))
+        if self.imagined_photo is not None:
+            self._place_imagined_photo()
+
+    def show_generated(self, image: np.ndarray | None) -> None:
+        """Show the model's latest image inside the imagined camera's frustum."""
+        if image is None:
+            return
+        data, scale = texture(image, alpha=255)
+        if self.imagined_photo is None:
+            self.imagined_photo = gl.GLImageItem(data, smooth=True)
+            self.addItem(self.imagined_photo)
+        else:
+            self.imagined_photo.setData(data)
+        self._imagined_scale = scale * self.session.views.size[1] / image.shape[1]
+        self._place_imagined_photo()
+
+    def _place_imagined_photo(self) -> None:
+        session = self.session
+        self.imagined_photo.setVisible(session.show_photos)
+        self.imagined_photo.setTransform(image_plane_transform(session.camera.c2w, session.query_intrinsics(),
+                                                               session.frustum_size * 1.25, self._imagined_scale))
+
+    # --- the browsing camera ---------------------------------------------------------------------------
+
+    def setCameraPosition(self, *args, **kwargs) -> None:
+        super().setCameraPosition(*args, **kwargs)
+        self.cameraChanged.emit()
+
+    def orbit(self, azim: float, elev: float) -> None:
+        super().orbit(azim, elev)
+        self.cameraChanged.emit()
+
+    def pan(self, dx: float, dy: float, dz: float, relative: str = "global") -> None:
+        super().pan(dx, dy, dz, relative)
+        self.cameraChanged.emit()
+
+    def wheelEvent(self, event) -> None:
+        super().wheelEvent(event)
+        self.cameraChanged.emit()
+
+    def camera_state(self) -> dict[str, float | list[float]]:
+        c = self.opts["center"]
+        return {"center": [c.x(), c.y(), c.z()], "distance": self.opts["distance"], "fov": self.opts["fov"],
+                "azimuth": self.opts["azimuth"], "elevation": self.opts["elevation"]}
+
+    def reset_view(self) -> None:
+        """Frame the whole scene from above at an angle."""
+        self.opts["fov"] = 60
+        self.setCameraPosition(pos=QVector3D(*self.session.center), distance=3.2 * self.session.scene_radius,
+                               elevation=28, azimuth=-60)
+
+    def axis_view(self, axis: str) -> None:
+        """Look down the scene from "top", "front" (along +y) or "side" (along -x)."""
+        elevation, azimuth = {"top": (90, -90), "front": (0, -90), "side": (0, 0)}[axis]
+        self.setCameraPosition(pos=QVector3D(*self.session.center), distance=3.2 * self.session.scene_radius,
+                               elevation=elevation, azimuth=azimuth)
+
+    def look_through_imagined(self) -> None:
+        """Put the viewport's eye at the imagined camera, looking where it looks, with its field of view."""
+        session = self.session
+        if session.camera is None:
+            return
+        c2w = session.camera.c2w
+        forward, distance = c2w[:3, 2], max(session.camera.distance, 1e-3)
+        azimuth, elevation = np.rad2deg(np.arctan2(-forward[1], -forward[0])), np.rad2deg(np.arcsin(np.clip(-forward[2], -1, 1)))
+        fx = session.query_intrinsics()[0]
+        self.opts["fov"] = float(np.rad2deg(2 * np.arctan(0.5 * session.views.size[1] / fx)))
+        self.setCameraPosition(pos=QVector3D(*(c2w[:3, 3] + forward * distance)), distance=distance,
+                               elevation=float(elevation), azimuth=float(azimuth))
+
+    # --- clicking a frustum ------------------------------------------------------------------------------
+
+    def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """World points [N,3] -> (widget pixel coordinates [N,2], in front of the eye [N])."""
+        region = (0, 0, self.width(), self.height())
+        mvp = self.projectionMatrix(region, region) * self.viewMatrix()
+        clip = np.array([mvp.map(QVector4D(*p, 1.0)).toTuple() for p in np.asarray(points, np.float64)]).reshape(-1, 4)
+        w = clip[:, 3:4]
+        ndc = clip[:, :3] / np.where(np.abs(w) < 1e-12, 1e-12, w)
+        xy = np.stack([(ndc[:, 0] + 1) * 0.5 * self.width(), (1 - ndc[:, 1]) * 0.5 * self.height()], -1)
+        return xy, w[:, 0] > 0
+
+    def pick(self, x: float, y: float) -> int | None:
+        """The real camera whose drawn frustum is under (x, y), nearest to the eye; None if none."""
+        if not len(self._corners):
+            return None
+        xy, front = self.project(self._corners.reshape(-1, 3))
+        xy, front = xy.reshape(-1, 5, 2), front.reshape(-1, 5)
+        a, b = xy[:, [e[0] for e in FRUSTUM_EDGES]], xy[:, [e[1] for e in FRUSTUM_EDGES]]         # [V,8,2]
+        ab, ap = b - a, np.array([x, y]) - a
+        t = np.clip((ap * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-9), 0, 1)
+        distance = np.linalg.norm(a + t[..., None] * ab - [x, y], axis=-1).min(-1)                # [V]
+        inside = np.array([_inside(quad, (x, y)) for quad in xy[:, 1:]])
+        hit = (front.all(-1)) & ((distance <= PICK_RADIUS) | inside)
+        if not hit.any():
+            return None
+        eye = np.array(self.cameraPosition().toTuple())
+        depth = np.linalg.norm(self._corners.mean(1) - eye, axis=-1)
+        return int(np.flatnonzero(hit)[np.argmin(depth[hit])])
+
+    def mousePressEvent(self, event) -> None:
+        self._press = event.position()
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        press, self._press = self._press, None
+        if press is not None and event.button() == Qt.LeftButton and \
+                (event.position() - press).manhattanLength() <= CLICK_SLOP:
+            index = self.pick(event.position().x(), event.position().y())
+            if index is not None:
+                self.frustumClicked.emit(index)
+        super().mouseReleaseEvent(event)
+
+    def disconnect_session(self) -> None:
+        events = self.session.events
+        for event, callback in [(events.views, self.rebuild), (events.display, self.rebuild),
+                                (events.context, self.update_colors), (events.selection, self.update_colors),
+                                (events.camera, self.update_imagined)]:
+            event.disconnect(callback)
+
+
+def _inside(quad: np.ndarray, point: tuple[float, float]) -> bool:
+    """Whether `point` lies inside the convex quadrilateral `quad` [4,2] (either winding)."""
+    edges = np.roll(quad, -1, 0) - quad
+    rel = np.asarray(point) - quad
+    cross = edges[:, 0] * rel[:, 1] - edges[:, 1] * rel[:, 0]
+    return bool((cross >= 0).all() or (cross <= 0).all())
