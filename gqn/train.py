@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
             batch = sampler.draw(train_config.batch, generator).slice(local).to(device)
             result = ddp(batch.context_images, batch.context_c2w, batch.context_intrinsics, batch.query_image,
                          batch.query_c2w, batch.query_intrinsics, sigma, batch.noise)
-            loss = float(result["loss"].detach())
+            loss = result["loss"].item()
             if not math.isfinite(loss):
                 raise GQNError(f"loss became {loss} at step {step}; the last checkpoint in {out} is intact")
             optimizer.zero_grad(set_to_none=True)
@@ -199,8 +199,8 @@ def run(args: argparse.Namespace) -> int:
             step += 1
             if rank == 0 and (step % train_config.log_every == 0 or step == train_config.steps):
                 elapsed = time.monotonic() - started
-                row = {"step": step, "loss": loss, "nll": float(result["nll"]),
-                       "kl": float(result["kl"]), "sigma": sigma, "lr": lr, "contexts": batch.context_images.shape[1],
+                row = {"step": step, "loss": loss, "nll": result["nll"].item(),
+                       "kl": result["kl"].item(), "sigma": sigma, "lr": lr, "contexts": batch.context_images.shape[1],
                        "images_per_s": (step - first_step) * train_config.batch / max(elapsed, 1e-9)}
                 metrics.write(json.dumps(row) + "\n")
                 metrics.flush()
