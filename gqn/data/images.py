@@ -1,0 +1,127 @@
+"""Photos from disk into uint8 RGB arrays: EXIF orientation, downscaled while decoding, one common size.
+
+Large photos are never held at full size: JPEG decoding is asked for a reduced scale (Image.draft)
+and every photo is shrunk before the next one is opened. Intrinsics follow every resize and crop.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+DEFAULT_MAX_SIZE = 800          # longest side of loaded photos, pixels
+_EXIF_ORIENTATION = 0x0112
+_TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)  # these swap width and height
+
+
+class ImageLoadError(Exception):
+    """One photo cannot be used; the message is the reason that goes into ViewSet.skipped."""
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly inside `folder` (by extension), sorted by name; hidden files left out."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and is_image_file(p) and not p.name.startswith("."))
+
+
+def _check_file(path: Path) -> None:
+    if not path.is_file():
+        raise ImageLoadError("file not found")
+    if path.stat().st_size == 0:
+        raise ImageLoadError("empty file (0 bytes)")
+
+
+def _oriented_size(image: Image.Image, honour_exif: bool) -> tuple[int, int]:
+    width, height = image.size
+    if honour_exif and image.getexif().get(_EXIF_ORIENTATION, 1) in _TRANSPOSED_ORIENTATIONS:
+        return height, width
+    return width, height
+
+
+def image_size(path: Path, honour_exif: bool = True) -> tuple[int, int]:
+    """(width, height) as the photo will be shown, read from the header only."""
+    _check_file(path)
+    try:
+        with Image.open(path) as image:
+            return _oriented_size(image, honour_exif)
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise ImageLoadError(f"not a readable image ({error})") from None
+
+
+def load_image(path: Path, max_size: int | None = DEFAULT_MAX_SIZE, honour_exif: bool = True
+               ) -> tuple[np.ndarray, tuple[int, int]]:
+    """(uint8 [H,W,3] with its longest side <= max_size, the photo's full (width, height)).
+
+    Transparent images are composited onto white (the NeRF synthetic convention).
+    """
+    _check_file(path)
+    try:
+        with Image.open(path) as image:
+            full_size = _oriented_size(image, honour_exif)
+            if max_size and max(image.size) > max_size:
+                scale = max_size / max(image.size)
+                image.draft("RGB", (max(1, int(image.width * scale)), max(1, int(image.height * scale))))
+            image.load()
+            if honour_exif:
+                image = ImageOps.exif_transpose(image)
+            if max_size and max(image.size) > max_size:
+                image.thumbnail((max_size, max_size), Image.Resampling.LANCZOS)
+            if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+                rgba = image.convert("RGBA")
+                image = Image.new("RGB", rgba.size, (255, 255, 255))
+                image.paste(rgba, mask=rgba.getchannel("A"))
+            pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except UnidentifiedImageError:
+        raise ImageLoadError("not an image (unknown or corrupt header)") from None
+    except (OSError, ValueError, SyntaxError) as error:
+        raise ImageLoadError(f"truncated or corrupt image data ({error})") from None
+    if pixels.size == 0:
+        raise ImageLoadError("image has no pixels")
+    return pixels, full_size
+
+
+def scale_intrinsics(intrinsics: np.ndarray, from_size: tuple[int, int], to_size: tuple[int, int]) -> np.ndarray:
+    """(fx, fy, cx, cy) for the same view resized from (width, height) `from_size` to `to_size`."""
+    sx, sy = to_size[0] / from_size[0], to_size[1] / from_size[1]
+    return np.asarray(intrinsics, np.float64) * [sx, sy, sx, sy]
+
+
+def crop_and_resize(image: np.ndarray, intrinsics: np.ndarray, box: tuple[float, float, float, float],
+                    size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Crop `box` (left, top, right, bottom) and resize to (width, height) with antialiasing."""
+    left, top, right, bottom = box
+    pil = Image.fromarray(image).resize(size, Image.Resampling.LANCZOS, box=(left, top, right, bottom),
+                                        reducing_gap=3.0)
+    fx, fy, cx, cy = np.asarray(intrinsics, np.float64)
+    sx, sy = size[0] / (right - left), size[1] / (bottom - top)
+    return np.asarray(pil), np.array([fx * sx, fy * sy, (cx - left) * sx, (cy - top) * sy])
+
+
+def centre_crop_box(width: int, height: int, aspect: float) -> tuple[float, float, float, float]:
+    """The largest centred box of the given width/height `aspect` inside a width × height image."""
+    if width / height > aspect:
+        crop = height * aspect
+        return ((width - crop) / 2, 0.0, (width + crop) / 2, float(height))
+    crop = width / aspect
+    return (0.0, (height - crop) / 2, float(width), (height + crop) / 2)
+
+
+def to_common_size(images: list[np.ndarray], intrinsics: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Stack views of different sizes: the most common size wins, the others are centre-cropped to its
+    aspect and resized to it."""
+    sizes = [(im.shape[1], im.shape[0]) for im in images]
+    width, height = Counter(sizes).most_common(1)[0][0]
+    out_images, out_intrinsics = [], []
+    for image, k, (w, h) in zip(images, intrinsics, sizes):
+        if (w, h) != (width, height):
+            image, k = crop_and_resize(image, k, centre_crop_box(w, h, width / height), (width, height))
+        out_images.append(image)
+        out_intrinsics.append(k)
+    return np.stack(out_images), np.array(out_intrinsics, np.float64)

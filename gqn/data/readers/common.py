@@ -1,0 +1,88 @@
+"""What every reader shares: a frame list (pose + photo + intrinsics) turned into a ViewSet.
+
+Readers only parse their format into `Frame`s; checking poses, loading photos, skipping what cannot
+be used and bringing every view to one size happens here, once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gqn import camera
+from gqn.data.images import DEFAULT_MAX_SIZE, ImageLoadError, load_image, scale_intrinsics, to_common_size
+from gqn.data.viewset import DEFAULT_FOV_DEG, ViewSet
+from gqn.errors import GQNError
+
+
+@dataclass
+class Frame:
+    name: str                                # as the source names it
+    path: Path                               # the photo
+    c2w: np.ndarray                          # [4,4] OpenCV camera-to-world, already converted
+    intrinsics: np.ndarray | None = None     # (fx, fy, cx, cy) in pixels of `size`; None: DEFAULT_FOV_DEG
+    size: tuple[int, int] | None = None      # (width, height) the intrinsics refer to; None: the photo's own
+    distortion: dict[str, float] = field(default_factory=dict)  # recorded, not undone
+
+
+def skip(name: str, reason: str) -> dict[str, str]:
+    return {"name": name, "reason": reason}
+
+
+def pose_problem(c2w: np.ndarray) -> str | None:
+    """Why a pose cannot be used, or None when it can."""
+    c2w = np.asarray(c2w, np.float64)
+    if c2w.shape != (4, 4):
+        return f"pose has shape {c2w.shape}, not 4×4"
+    if not np.isfinite(c2w).all():
+        return "pose has NaN or infinite values"
+    if not camera.valid_poses(c2w):
+        return "pose is not a rigid transform (singular, scaled or mirrored rotation)"
+    return None
+
+
+def frames_to_viewset(frames: list[Frame], fmt: str, source: Path, max_size: int | None = DEFAULT_MAX_SIZE,
+                      skipped: list[dict[str, str]] | None = None, honour_exif: bool = True,
+                      meta: dict[str, Any] | None = None, **extra: Any) -> ViewSet:
+    """Load every usable frame; list the others in `skipped`; one GQNError when none is usable."""
+    skipped = list(skipped or [])
+    images, intrinsics, poses, names, distortion = [], [], [], [], []
+    assumed_fov = False
+    for frame in frames:
+        problem = pose_problem(frame.c2w)
+        if problem is None and frame.intrinsics is not None and not (
+                np.isfinite(frame.intrinsics).all() and frame.intrinsics[0] > 0 and frame.intrinsics[1] > 0):
+            problem = f"intrinsics {np.round(frame.intrinsics, 3).tolist()} are not finite and positive"
+        if problem is not None:
+            skipped.append(skip(frame.name, problem))
+            continue
+        try:
+            pixels, full_size = load_image(frame.path, max_size, honour_exif)
+        except ImageLoadError as error:
+            skipped.append(skip(frame.name, str(error)))
+            continue
+        k = frame.intrinsics
+        if k is None:
+            k, assumed_fov = camera.intrinsics_from_fov(*full_size, DEFAULT_FOV_DEG), True
+        elif frame.size is not None and tuple(frame.size) != full_size:
+            k = scale_intrinsics(k, frame.size, full_size)
+        images.append(pixels)
+        intrinsics.append(scale_intrinsics(k, full_size, (pixels.shape[1], pixels.shape[0])))
+        poses.append(frame.c2w)
+        names.append(frame.name)
+        distortion.append(frame.distortion)
+    if not images:
+        reasons = "; ".join(f"{s['name']}: {s['reason']}" for s in skipped[:3])
+        more = f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else ""
+        raise GQNError(f"{source}: none of its {len(frames)} views could be used — {reasons}{more}")
+    stacked, intrinsics = to_common_size(images, intrinsics)
+    meta = {"format": fmt, **(meta or {})}
+    if assumed_fov:
+        meta["assumed_fov_deg"] = DEFAULT_FOV_DEG
+    if any(distortion):
+        meta["distortion"] = distortion
+    return ViewSet(images=stacked, c2w=np.array(poses), intrinsics=intrinsics, names=names, source=str(source),
+                   skipped=skipped, meta=meta, **extra)
