@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from gqn.checkpoint import load_checkpoint, save_checkpoint
+from gqn.checkpoint import load_checkpoint, read_model_folder, save_checkpoint
 from gqn.config import ModelConfig, TrainConfig, preset
 from gqn.errors import GQNError
 from gqn.nn.model import GQN, images_to_tensor
@@ -80,6 +80,15 @@ class BatchSampler:
         return Batch(images[:, :k], c2w[:, :k], intrinsics[:, :k], images[:, k], c2w[:, k], intrinsics[:, k], noise)
 
 
+def training_cameras(dataset) -> dict[str, float]:
+    """Where the training cameras sat and what they saw: photos are brought to the same (gqn fit, the app)."""
+    from gqn import camera
+    width = dataset.images.shape[3]
+    positions = np.asarray(dataset.c2w[:MEAN_IMAGE_SCENES, :, :3, 3])
+    return {"fov_deg": round(camera.fov_x_deg(dataset.intrinsics[0, 0], width), 4),
+            "camera_radius": round(float(np.linalg.norm(positions, axis=-1).mean()), 4)}
+
+
 def dataset_mean_image(dataset, size: int) -> torch.Tensor:
     """Mean training image over (up to) the first MEAN_IMAGE_SCENES scenes: [3,size,size]."""
     images = dataset.images[:MEAN_IMAGE_SCENES]
@@ -116,118 +125,164 @@ def _distributed() -> tuple[int, int]:
 def run(args: argparse.Namespace) -> int:
     from gqn.data.dataset import SceneDataset
 
-    rank, world = _distributed()
-    device = torch.device(f"cuda:{rank % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu")
-    if args.batch % world:
-        raise GQNError(f"--batch {args.batch} does not split evenly over {world} processes")
-    out = Path(args.out)
     dataset = SceneDataset(args.data)
-    train_config = TrainConfig(steps=args.steps, batch=args.batch, max_contexts=args.max_contexts,
-                               lr_start=args.lr, lr_end=args.lr / 10, seed=args.seed,
-                               checkpoint_every=args.checkpoint_every, log_every=args.log_every,
-                               max_minutes=args.max_minutes)
-    resuming = args.resume and (out / "latest").exists()
-    if resuming:
-        folder, state, info = load_checkpoint(out)
-        from gqn.checkpoint import read_model_folder
-        config, weights = read_model_folder(folder)
-        step = int(info["step"])
-        train_config = TrainConfig(**{**info["train"], "steps": args.steps, "max_minutes": args.max_minutes})
-    else:
-        if (out / "latest").exists():
-            raise GQNError(f"{out}: already holds a run; pass --resume to continue it, or choose another --out")
+
+    def new_config() -> ModelConfig:
         config = preset(args.preset)
         config.image_size = int(dataset.images.shape[2])
         config.bf16 = config.bf16 and not args.fp32
         config.trained_on = {k: dataset.meta.get(k) for k in ("kind", "size", "views", "scenes", "seed")}
         config.trained_on["data"] = str(Path(args.data))
-        step, state, weights = 0, None, None
+        config.trained_on.update(training_cameras(dataset))
+        return config
 
-    torch.manual_seed(train_config.seed)  # the initial weights
-    model = GQN(config).to(device)
-    generator = torch.Generator().manual_seed(train_config.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=train_config.lr_start)
-    if resuming:
-        model.load_state_dict(weights)
-        generator.set_state(state.pop("rng"))
-        optimizer.load_state_dict(_optimizer_state(optimizer, state, info["optimizer"]))
-    else:
-        model.data_mean.copy_(dataset_mean_image(dataset, config.image_size))
-    ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    sampler = BatchSampler(dataset, config, train_config.max_contexts)
-    local = slice(rank * args.batch // world, (rank + 1) * args.batch // world)
+    session = TrainingSession.start(args, new_config, initial_weights=None)
+    if session.step == 0:
+        session.model.data_mean.copy_(dataset_mean_image(dataset, session.model.config.image_size))
+    return session.optimise(BatchSampler(dataset, session.model.config, session.config.max_contexts))
 
-    stop = {"signal": None}
-    def request_stop(signum, _frame):
-        stop["signal"] = signum
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, request_stop)
 
-    def checkpoint() -> None:
+def train_config_from(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(steps=args.steps, batch=args.batch, max_contexts=args.max_contexts, lr_start=args.lr,
+                       lr_end=args.lr / 10, seed=args.seed, checkpoint_every=args.checkpoint_every,
+                       log_every=args.log_every, max_minutes=args.max_minutes)
+
+
+class TrainingSession:
+    """Model, optimizer and generator of a run, new or resumed, and the loop that trains them.
+
+    `gqn train` and `gqn fit` differ only in where batches come from and where weights start.
+    """
+
+    def __init__(self, args, model: GQN, config: TrainConfig, step: int, generator: torch.Generator,
+                 optimizer: torch.optim.Optimizer, rank: int, world: int) -> None:
+        self.args, self.model, self.config, self.step = args, model, config, step
+        self.generator, self.optimizer, self.rank, self.world = generator, optimizer, rank, world
+        self.out = Path(args.out)
+
+    @classmethod
+    def start(cls, args, new_config, initial_weights: dict[str, torch.Tensor] | None) -> "TrainingSession":
+        """A fresh run in args.out (model from new_config(), weights from initial_weights or random),
+        or, with --resume and a checkpoint there, the run continued exactly."""
+        rank, world = _distributed()
+        device = torch.device(f"cuda:{rank % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu")
+        if args.batch % world:
+            raise GQNError(f"--batch {args.batch} does not split evenly over {world} processes")
+        out = Path(args.out)
+        train_config = train_config_from(args)
+        resuming = args.resume and (out / "latest").exists()
+        if resuming:
+            folder, state, info = load_checkpoint(out)
+            config, weights = read_model_folder(folder)
+            step = int(info["step"])
+            train_config = TrainConfig(**{**info["train"], "steps": args.steps, "max_minutes": args.max_minutes})
+        else:
+            if (out / "latest").exists():
+                raise GQNError(f"{out}: already holds a run; pass --resume to continue it, or choose another --out")
+            config, weights, step, state = new_config(), initial_weights, 0, None
+        torch.manual_seed(train_config.seed)  # the initial weights
+        model = GQN(config)
+        if weights is not None:
+            model.load_state_dict(weights)
+        model.to(device)
+        generator = torch.Generator().manual_seed(train_config.seed)
+        optimizer = torch.optim.Adam(model.parameters(), lr=train_config.lr_start)
+        if resuming:
+            generator.set_state(state.pop("rng"))
+            optimizer.load_state_dict(_optimizer_state(optimizer, state, info["optimizer"]))
+        return cls(args, model, train_config, step, generator, optimizer, rank, world)
+
+    def checkpoint(self) -> None:
+        if self.rank == 0:
+            train_state, opt_info = _optimizer_tensors(self.optimizer)
+            train_state["rng"] = self.generator.get_state()
+            save_checkpoint(self.out, self.step, self.model, train_state,
+                            {"step": self.step, "train": self.config.to_dict(), "optimizer": opt_info})
+
+    def optimise(self, sampler: "BatchSampler", validate=None) -> int:
+        """Train until --steps, --until, --max-minutes or a signal; checkpoint; report.
+
+        `validate(step) -> dict` (optional) runs on rank 0 at every checkpoint; its figures join
+        metrics.jsonl and the progress stream.
+        """
+        args, config, model, rank, world = self.args, self.config, self.model, self.rank, self.world
+        device = next(model.parameters()).device
+        ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+        local = slice(rank * config.batch // world, (rank + 1) * config.batch // world)
+        stop = {"signal": None}
+
+        def request_stop(signum, _frame):
+            stop["signal"] = signum
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, request_stop)
+
         if rank == 0:
-            train_state, opt_info = _optimizer_tensors(optimizer)
-            train_state["rng"] = generator.get_state()
-            save_checkpoint(out, step, model, train_state,
-                            {"step": step, "train": train_config.to_dict(), "optimizer": opt_info})
+            self.out.mkdir(parents=True, exist_ok=True)
+            _truncate_metrics(self.out / "metrics.jsonl", self.step)
+            if not args.json:
+                print(f"{model.config.representation} GQN, {model.num_parameters():,} parameters, "
+                      f"{world} process(es) on {device}")
+        started, first_step = time.monotonic(), self.step
+        progress = Progress(config.steps, "train", args.json, initial=self.step) if rank == 0 else None
+        metrics = (self.out / "metrics.jsonl").open("a") if rank == 0 else None
 
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        _truncate_metrics(out / "metrics.jsonl", step)
-        if not args.json:
-            print(f"{config.representation} GQN, {model.num_parameters():,} parameters, {world} process(es) on {device}")
-    started = time.monotonic()
-    first_step = step
-    progress = Progress(train_config.steps, "train", args.json, initial=step) if rank == 0 else None
-    metrics = (out / "metrics.jsonl").open("a") if rank == 0 else None
-    reason = "done"
-    try:
-        last = train_config.steps if args.until is None else min(args.until, train_config.steps)
-        while step < last:
-            sigma = anneal(train_config.sigma_start, train_config.sigma_end, train_config.sigma_anneal_fraction, step, train_config.steps)
-            lr = anneal(train_config.lr_start, train_config.lr_end, train_config.lr_anneal_fraction, step, train_config.steps)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            batch = sampler.draw(train_config.batch, generator).slice(local).to(device)
-            result = ddp(batch.context_images, batch.context_c2w, batch.context_intrinsics, batch.query_image,
-                         batch.query_c2w, batch.query_intrinsics, sigma, batch.noise)
-            loss = result["loss"].item()
-            if not math.isfinite(loss):
-                raise GQNError(f"loss became {loss} at step {step}; the last checkpoint in {out} is intact")
-            optimizer.zero_grad(set_to_none=True)
-            result["loss"].backward()
-            optimizer.step()
-            step += 1
-            if rank == 0 and (step % train_config.log_every == 0 or step == train_config.steps):
-                elapsed = time.monotonic() - started
-                row = {"step": step, "loss": loss, "nll": result["nll"].item(),
-                       "kl": result["kl"].item(), "sigma": sigma, "lr": lr, "contexts": batch.context_images.shape[1],
-                       "images_per_s": (step - first_step) * train_config.batch / max(elapsed, 1e-9)}
-                metrics.write(json.dumps(row) + "\n")
-                metrics.flush()
-                progress.update(step - progress.done, loss=row["loss"], kl=row["kl"], img_s=row["images_per_s"])
-            if step % train_config.checkpoint_every == 0:
-                checkpoint()
-            if _agree(stop["signal"] is not None, world):
-                reason = "signal"
-                break
-            if train_config.max_minutes is not None and _agree(time.monotonic() - started > 60 * train_config.max_minutes, world):
-                reason = "max-minutes"
-                break
-        if reason == "done" and step < train_config.steps:
-            reason = "until"
-        if step % train_config.checkpoint_every != 0:
-            checkpoint()
-    finally:
-        if progress is not None:
-            progress.close()
-        if metrics is not None:
-            metrics.close()
-        if dist.is_initialized():
-            dist.destroy_process_group()
-    if rank == 0:
-        report({"event": "result", "run": str(out), "step": step, "stopped": reason,
-                "minutes": (time.monotonic() - started) / 60, "parameters": model.num_parameters()}, args.json)
-    return 0
+        def log(row: dict) -> None:
+            metrics.write(json.dumps(row) + "\n")
+            metrics.flush()
+            shown = ("loss", "kl", "images_per_s", "psnr", "baseline_nearest_psnr")
+            progress.update(self.step - progress.done, **{k: row[k] for k in shown if k in row})
+
+        reason = "done"
+        last = config.steps if args.until is None else min(args.until, config.steps)
+        try:
+            while self.step < last:
+                sigma = anneal(config.sigma_start, config.sigma_end, config.sigma_anneal_fraction, self.step, config.steps)
+                lr = anneal(config.lr_start, config.lr_end, config.lr_anneal_fraction, self.step, config.steps)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                batch = sampler.draw(config.batch, self.generator).slice(local).to(device)
+                result = ddp(batch.context_images, batch.context_c2w, batch.context_intrinsics, batch.query_image,
+                             batch.query_c2w, batch.query_intrinsics, sigma, batch.noise)
+                loss = result["loss"].item()
+                if not math.isfinite(loss):
+                    raise GQNError(f"loss became {loss} at step {self.step}; the last checkpoint in {self.out} is intact")
+                self.optimizer.zero_grad(set_to_none=True)
+                result["loss"].backward()
+                self.optimizer.step()
+                self.step += 1
+                if rank == 0 and (self.step % config.log_every == 0 or self.step == last):
+                    elapsed = time.monotonic() - started
+                    log({"step": self.step, "loss": loss, "nll": result["nll"].item(), "kl": result["kl"].item(),
+                         "sigma": sigma, "lr": lr, "contexts": batch.context_images.shape[1],
+                         "images_per_s": (self.step - first_step) * config.batch / max(elapsed, 1e-9)})
+                if self.step % config.checkpoint_every == 0:
+                    self.checkpoint()
+                    if validate is not None and rank == 0:
+                        log({"step": self.step, **validate(self.step)})
+                if _agree(stop["signal"] is not None, world):
+                    reason = "signal"
+                    break
+                if config.max_minutes is not None and _agree(time.monotonic() - started > 60 * config.max_minutes, world):
+                    reason = "max-minutes"
+                    break
+            if reason == "done" and self.step < config.steps:
+                reason = "until"
+            if self.step % config.checkpoint_every != 0:
+                self.checkpoint()
+            result_row = {"event": "result", "run": str(self.out), "step": self.step, "stopped": reason,
+                          "minutes": (time.monotonic() - started) / 60, "parameters": model.num_parameters()}
+            if validate is not None and rank == 0:
+                result_row.update(validate(self.step))
+        finally:
+            if progress is not None:
+                progress.close()
+            if metrics is not None:
+                metrics.close()
+            if dist.is_initialized():
+                dist.destroy_process_group()
+        if rank == 0:
+            report(result_row, args.json)
+        return 0
 
 
 def _agree(flag: bool, world: int) -> bool:
