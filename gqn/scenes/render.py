@@ -22,6 +22,7 @@ from numba import njit, prange
 from gqn.scenes.geometry import face_normals
 
 NEAR = 1e-2  # near plane in scene units; everything closer to the camera is clipped away
+PARALLEL_MIN_PIXELS = 4 * 64 * 64  # fewer pixels than this render on the calling thread alone
 
 
 def shade(triangles: np.ndarray, albedo: np.ndarray, light_dir: np.ndarray, ambient: float) -> np.ndarray:
@@ -52,7 +53,9 @@ def rasterize(triangles: np.ndarray, colours: np.ndarray, tri_start: np.ndarray,
     """
     views = len(c2w)
     out = np.empty((views, size, size, 3), dtype=np.uint8)
-    _rasterize(
+    # Waking worker threads costs more than a few views take (milliseconds on a busy machine).
+    kernel = _rasterize_parallel if views * size * size >= PARALLEL_MIN_PIXELS else _rasterize_serial
+    kernel(
         np.ascontiguousarray(triangles, dtype=np.float64), np.ascontiguousarray(colours, dtype=np.uint8),
         np.ascontiguousarray(tri_start, dtype=np.int64), np.ascontiguousarray(tri_end, dtype=np.int64),
         np.ascontiguousarray(background, dtype=np.uint8), np.ascontiguousarray(scene_of_view, dtype=np.int64),
@@ -62,53 +65,65 @@ def rasterize(triangles: np.ndarray, colours: np.ndarray, tri_start: np.ndarray,
 
 
 @njit(cache=True, parallel=True)
-def _rasterize(triangles, colours, tri_start, tri_end, background, scene_of_view, c2w, intrinsics, out):
-    size = out.shape[1]
+def _rasterize_parallel(triangles, colours, tri_start, tri_end, background, scene_of_view, c2w, intrinsics, out):
     for v in prange(out.shape[0]):
-        scene = scene_of_view[v]
-        inv_depth = np.zeros((size, size))  # 0 = nothing drawn yet (infinitely far)
-        nearest = np.full((size, size), -1, dtype=np.int64)
-        fx, fy, cx, cy = intrinsics[v, 0], intrinsics[v, 1], intrinsics[v, 2], intrinsics[v, 3]
-        r = c2w[v, :3, :3]
-        t = c2w[v, :3, 3]
-        cam = np.empty((3, 3))
-        for k in range(tri_start[scene], tri_end[scene]):
-            # world -> camera: R^T (p - t)
-            for j in range(3):
-                dx = triangles[k, j, 0] - t[0]
-                dy = triangles[k, j, 1] - t[1]
-                dz = triangles[k, j, 2] - t[2]
-                for i in range(3):
-                    cam[j, i] = r[0, i] * dx + r[1, i] * dy + r[2, i] * dz
-            # back face: the outward normal points away from the camera (at the origin)
-            ax, ay, az = cam[1, 0] - cam[0, 0], cam[1, 1] - cam[0, 1], cam[1, 2] - cam[0, 2]
-            bx, by, bz = cam[2, 0] - cam[0, 0], cam[2, 1] - cam[0, 1], cam[2, 2] - cam[0, 2]
-            nx, ny, nz = ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx
-            if nx * cam[0, 0] + ny * cam[0, 1] + nz * cam[0, 2] >= 0.0:
-                continue
-            behind = 0
-            for j in range(3):
-                if cam[j, 2] < NEAR:
-                    behind += 1
-            if behind == 0:
-                _fill(cam[0], cam[1], cam[2], fx, fy, cx, cy, k, inv_depth, nearest)
-            elif behind == 1:
-                # one vertex behind: the visible part is a quad, drawn as two triangles
-                j = 0 if cam[0, 2] < NEAR else (1 if cam[1, 2] < NEAR else 2)
-                a, b, c = cam[j], cam[(j + 1) % 3], cam[(j + 2) % 3]
-                ab = _near_point(a, b)
-                ac = _near_point(a, c)
-                _fill(ab, b, c, fx, fy, cx, cy, k, inv_depth, nearest)
-                _fill(ab, c, ac, fx, fy, cx, cy, k, inv_depth, nearest)
-            elif behind == 2:
-                j = 0 if cam[0, 2] >= NEAR else (1 if cam[1, 2] >= NEAR else 2)
-                a, b, c = cam[j], cam[(j + 1) % 3], cam[(j + 2) % 3]
-                _fill(a, _near_point(a, b), _near_point(a, c), fx, fy, cx, cy, k, inv_depth, nearest)
-        for y in range(size):
-            for x in range(size):
-                k = nearest[y, x]
-                for ch in range(3):
-                    out[v, y, x, ch] = colours[k, ch] if k >= 0 else background[scene, ch]
+        _draw_view(v, triangles, colours, tri_start, tri_end, background, scene_of_view, c2w, intrinsics, out)
+
+
+@njit(cache=True)
+def _rasterize_serial(triangles, colours, tri_start, tri_end, background, scene_of_view, c2w, intrinsics, out):
+    for v in range(out.shape[0]):
+        _draw_view(v, triangles, colours, tri_start, tri_end, background, scene_of_view, c2w, intrinsics, out)
+
+
+@njit(cache=True)
+def _draw_view(v, triangles, colours, tri_start, tri_end, background, scene_of_view, c2w, intrinsics, out):
+    """Render view v into out[v]: transform, cull, clip, fill the z-buffer, then resolve colours."""
+    size = out.shape[1]
+    scene = scene_of_view[v]
+    inv_depth = np.zeros((size, size))  # 0 = nothing drawn yet (infinitely far)
+    nearest = np.full((size, size), -1, dtype=np.int64)
+    fx, fy, cx, cy = intrinsics[v, 0], intrinsics[v, 1], intrinsics[v, 2], intrinsics[v, 3]
+    r = c2w[v, :3, :3]
+    t = c2w[v, :3, 3]
+    cam = np.empty((3, 3))
+    for k in range(tri_start[scene], tri_end[scene]):
+        # world -> camera: R^T (p - t)
+        for j in range(3):
+            dx = triangles[k, j, 0] - t[0]
+            dy = triangles[k, j, 1] - t[1]
+            dz = triangles[k, j, 2] - t[2]
+            for i in range(3):
+                cam[j, i] = r[0, i] * dx + r[1, i] * dy + r[2, i] * dz
+        # back face: the outward normal points away from the camera (at the origin)
+        ax, ay, az = cam[1, 0] - cam[0, 0], cam[1, 1] - cam[0, 1], cam[1, 2] - cam[0, 2]
+        bx, by, bz = cam[2, 0] - cam[0, 0], cam[2, 1] - cam[0, 1], cam[2, 2] - cam[0, 2]
+        nx, ny, nz = ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx
+        if nx * cam[0, 0] + ny * cam[0, 1] + nz * cam[0, 2] >= 0.0:
+            continue
+        behind = 0
+        for j in range(3):
+            if cam[j, 2] < NEAR:
+                behind += 1
+        if behind == 0:
+            _fill(cam[0], cam[1], cam[2], fx, fy, cx, cy, k, inv_depth, nearest)
+        elif behind == 1:
+            # one vertex behind: the visible part is a quad, drawn as two triangles
+            j = 0 if cam[0, 2] < NEAR else (1 if cam[1, 2] < NEAR else 2)
+            a, b, c = cam[j], cam[(j + 1) % 3], cam[(j + 2) % 3]
+            ab = _near_point(a, b)
+            ac = _near_point(a, c)
+            _fill(ab, b, c, fx, fy, cx, cy, k, inv_depth, nearest)
+            _fill(ab, c, ac, fx, fy, cx, cy, k, inv_depth, nearest)
+        elif behind == 2:
+            j = 0 if cam[0, 2] >= NEAR else (1 if cam[1, 2] >= NEAR else 2)
+            a, b, c = cam[j], cam[(j + 1) % 3], cam[(j + 2) % 3]
+            _fill(a, _near_point(a, b), _near_point(a, c), fx, fy, cx, cy, k, inv_depth, nearest)
+    for y in range(size):
+        for x in range(size):
+            k = nearest[y, x]
+            for ch in range(3):
+                out[v, y, x, ch] = colours[k, ch] if k >= 0 else background[scene, ch]
 
 
 @njit(cache=True, inline="always")

@@ -18,7 +18,7 @@ AMBIENT = 0.5
 class Scene:
     """triangles float32 [T,3,3] (counter-clockwise seen from outside), colours float32 [T,3] albedo in
     [0,1], background float32 [3] in [0,1]. `kind` and `seed` say how it was made (make_scene(kind, seed)
-    makes it again)."""
+    makes it again). Treat it as immutable: the shaded colours are computed once, on the first render."""
 
     triangles: np.ndarray
     colours: np.ndarray
