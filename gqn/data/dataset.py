@@ -76,7 +76,7 @@ class SceneDataset:
         index = int(index) % len(self)
         meta = {"format": self.meta.get("format", "dataset"), "kind": self.meta.get("kind"),
                 "size": self.meta["size"], "dataset": str(self.path), "scene": index}
-        if meta["format"] == "procedural":
+        if meta["format"] == "procedural" and self.meta.get("seed") is not None:
             meta["seed"] = scene_seed(self.meta["seed"], index)
         return ViewSet(np.array(self.images[index]), np.array(self.c2w[index]), np.array(self.intrinsics[index]),
                        source=str(self.path), meta=meta)
@@ -101,7 +101,8 @@ class SceneDataset:
 
 def _read_meta(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise GQNError(f"{path}: missing; not a dataset folder (expected meta.json, images.npy, c2w.npy, intrinsics.npy)")
+        raise GQNError(f"{path}: missing; not a dataset folder "
+                       "(expected meta.json, images.npy, c2w.npy and intrinsics.npy)")
     try:
         meta = json.loads(path.read_text())
     except (OSError, ValueError) as error:
@@ -122,14 +123,15 @@ def _open_array(path: Path, shape: tuple[int, ...], dtype) -> np.memmap:
         raise GQNError(f"{path}: missing")
     try:
         with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            found_shape, fortran, found_dtype = read_header(f)
+            fmt = np.lib.format
+            header = fmt.read_array_header_1_0 if fmt.read_magic(f) == (1, 0) else fmt.read_array_header_2_0
+            found_shape, fortran, found_dtype = header(f)
             offset = f.tell()
     except (OSError, ValueError) as error:
         raise GQNError(f"{path}: not a readable .npy file ({error})") from None
     if found_dtype != np.dtype(dtype) or fortran:
-        raise GQNError(f"{path}: holds {found_dtype}{' (Fortran order)' if fortran else ''}, expected C-ordered {np.dtype(dtype)}")
+        order = " in Fortran order" if fortran else ""
+        raise GQNError(f"{path}: holds {found_dtype}{order}, expected {np.dtype(dtype)} in C order")
     if tuple(found_shape) != shape:
         raise GQNError(f"{path}: has shape {list(found_shape)}, expected {list(shape)} (from meta.json)")
     per_scene = int(np.prod(shape[1:])) * np.dtype(dtype).itemsize

@@ -281,40 +281,18 @@ def convert(files: list[str], out: str | os.PathLike, skip_bad: bool = False, as
     for path in paths:
         if not path.is_file():
             raise GQNError(f"{path}: no such file")
-    skipped: list[dict[str, str]] = []
-    bad: set[tuple[int, int]] = set()
-    shape = None  # (views, height, width) of the first good record; all must match it
-    good = 0
-    with Progress(len(paths), "checking records", as_json) as progress:
-        for file_index, path in enumerate(paths):
-            for index, scene, problem in scenes_in(path):
-                if problem is None:
-                    views, height, width = scene.images.shape[:3]
-                    shape = shape or (views, height, width)
-                    if height != width:
-                        problem = f"frames are {height}x{width}; datasets need square images"
-                    elif (views, height, width) != shape:
-                        problem = f"{views} views of {height}x{width}; earlier records have {shape[0]} of {shape[1]}x{shape[2]}"
-                if problem is None:
-                    good += 1
-                    continue
-                if not skip_bad:
-                    raise GQNError(f"{path}: record {index}: {problem} (--skip-bad converts the readable rest)")
-                bad.add((file_index, index))
-                skipped.append({"name": f"{path}#{index}", "reason": problem})
-            progress.update(1, scenes=good, skipped=len(skipped))
-    if not good:
-        raise GQNError(f"{', '.join(map(str, paths))}: no readable gqn-datasets records")
+    good, (views, size, _), skipped = _check_records(paths, skip_bad, as_json)
+    bad = {entry["name"] for entry in skipped}
 
-    views, size = shape[0], shape[1]
-    args = {"files": [str(p.resolve()) for p in paths], "bytes": [p.stat().st_size for p in paths], "skip_bad": skip_bad}
+    args = {"files": [str(p.resolve()) for p in paths], "bytes": [p.stat().st_size for p in paths],
+            "skip_bad": skip_bad}
     writer = DatasetWriter(out, good, views, size, args)
     resumed_from, seen = writer.done, 0
     pending: list[ViewSet] = []
     with Progress(good, "converting scenes", as_json, initial=writer.done) as progress:
-        for file_index, path in enumerate(paths):
+        for path in paths:
             for index, scene, _ in scenes_in(path):
-                if (file_index, index) in bad:
+                if _record_name(path, index) in bad:
                     continue
                 seen += 1
                 if seen <= writer.done:
@@ -326,7 +304,39 @@ def convert(files: list[str], out: str | os.PathLike, skip_bad: bool = False, as
                     progress.update(len(pending))
                     pending.clear()
     writer.finish({"format": "gqn-datasets", "kind": "gqn-datasets", "scenes": good, "views": views, "size": size,
-                   "seed": None, "sources": args["files"], "fov_deg": DEFAULT_FOV_DEG, "fov_note": "assumed: "
-                   "gqn-datasets do not record the field of view", "skipped": skipped, "created_by": "gqn scenes convert"})
+                   "seed": None, "sources": args["files"], "skipped": skipped, "fov_deg": DEFAULT_FOV_DEG,
+                   "fov_note": "assumed: gqn-datasets do not record the field of view",
+                   "created_by": "gqn scenes convert"})
     return {"out": str(writer.out), "scenes": good, "views": views, "size": size, "resumed_from": resumed_from,
             "skipped": len(skipped), "skipped_records": skipped}
+
+
+def _record_name(path: Path, index: int) -> str:
+    return f"{path}#{index}"
+
+
+def _check_records(paths: list[Path], skip_bad: bool, as_json: bool
+                   ) -> tuple[int, tuple[int, int, int], list[dict[str, str]]]:
+    """(number of good records, their (views, height, width), [{"name", "reason"}] of the bad ones)."""
+    good, shape, skipped = 0, None, []
+    with Progress(len(paths), "checking records", as_json) as progress:
+        for path in paths:
+            for index, scene, problem in scenes_in(path):
+                if problem is None:
+                    views, height, width = scene.images.shape[:3]
+                    shape = shape or (views, height, width)
+                    if height != width:
+                        problem = f"frames are {height}x{width}; datasets need square images"
+                    elif (views, height, width) != shape:
+                        problem = (f"{views} views of {height}x{width}; earlier records have "
+                                   f"{shape[0]} of {shape[1]}x{shape[2]}")
+                if problem is None:
+                    good += 1
+                elif skip_bad:
+                    skipped.append({"name": _record_name(path, index), "reason": problem})
+                else:
+                    raise GQNError(f"{path}: record {index}: {problem} (--skip-bad converts the readable rest)")
+            progress.update(1, scenes=good, skipped=len(skipped))
+    if not good:
+        raise GQNError(f"{', '.join(map(str, paths))}: no readable gqn-datasets records")
+    return good, shape, skipped

@@ -72,8 +72,9 @@ def _objects(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         else:
             continue  # no room left for this one
         placed.append((centre, radius))
-        mesh = geometry.transform(geometry.unit_mesh(geometry.SHAPES[shape]), geometry.rotation_z(rng.uniform(0, 2 * np.pi)),
-                                  scale=(width, width, height), translation=(*centre, height / 2.0))
+        yaw = geometry.rotation_z(rng.uniform(0.0, 2.0 * np.pi))
+        mesh = geometry.transform(geometry.unit_mesh(geometry.SHAPES[shape]), yaw, scale=(width, width, height),
+                                  translation=(*centre, height / 2.0))
         triangles.append(mesh)
         albedo.append(np.repeat(colour[None], len(mesh), axis=0))
     return np.concatenate(triangles), np.concatenate(albedo)

@@ -45,7 +45,7 @@ def random_chain(n_cubes: int, rng: np.random.Generator) -> np.ndarray:
             free = [cell for cell in ((x + 1, y, z), (x - 1, y, z), (x, y + 1, z), (x, y - 1, z), (x, y, z + 1),
                                       (x, y, z - 1)) if cell not in cells]
             if not free:
-                break  # boxed in: start again (cannot happen below 8 cubes)
+                break  # boxed in (possible only from 12 cubes on): start again
             cells.append(free[rng.integers(len(free))])
         if len(cells) == n_cubes:
             return np.array(cells, dtype=np.float64)
