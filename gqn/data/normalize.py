@@ -38,6 +38,20 @@ def umeyama(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return similarity_matrix(scale, rotation, mean_t - scale * rotation @ mean_s)
 
 
+def alignment_errors(estimated: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """How far estimated poses [N,4,4] are from the true ones once the best similarity (Umeyama on the
+    camera centres) has been applied: rotation errors in degrees, position errors as a fraction of the
+    true cameras' spread (the diagonal of their bounding box)."""
+    align = umeyama(estimated[:, :3, 3], truth[:, :3, 3])
+    rotation = align[:3, :3] / np.cbrt(np.linalg.det(align[:3, :3]))
+    cos = (np.einsum("nij,nij->n", rotation @ estimated[:, :3, :3], truth[:, :3, :3]) - 1) / 2
+    degrees = np.rad2deg(np.arccos(np.clip(cos, -1.0, 1.0)))
+    positions = estimated[:, :3, 3] @ align[:3, :3].T + align[:3, 3]
+    fraction = np.linalg.norm(positions - truth[:, :3, 3], axis=-1) / np.linalg.norm(np.ptp(truth[:, :3, 3], axis=0))
+    return {"rotation_error_deg_max": float(degrees.max()), "rotation_error_deg_median": float(np.median(degrees)),
+            "position_error_max": float(fraction.max()), "position_error_median": float(np.median(fraction))}
+
+
 def transform_views(views: ViewSet, transform: np.ndarray) -> ViewSet:
     """The same views in a world moved by a similarity `transform`; poses stay rigid."""
     transform = np.asarray(transform, np.float64)

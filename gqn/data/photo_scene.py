@@ -30,18 +30,25 @@ class PhotoScene:
 
 def noise_texture(size: int, rng: np.random.Generator) -> np.ndarray:
     """Tileable value noise over several octaves, three independent channels: blobs SIFT can find."""
-    out = np.zeros((size, size, 3), np.float32)
+    out = np.zeros((3, size, size), np.float32)
     for cells, weight in ((8, 1.0), (16, 0.8), (32, 0.7), (64, 0.6), (128, 0.5)):
-        grid = rng.uniform(-1.0, 1.0, (cells, cells, 3)).astype(np.float32)
-        pos = np.arange(size, dtype=np.float32) * cells / size
-        i0 = pos.astype(int)
-        f = pos - i0
-        f = f * f * (3 - 2 * f)  # smoothstep: no visible grid lines
-        i1 = (i0 + 1) % cells
-        rows = grid[i0] * (1 - f)[:, None, None] + grid[i1] * f[:, None, None]
-        out += weight * (rows[:, i0] * (1 - f)[None, :, None] + rows[:, i1] * f[None, :, None])
+        grid = rng.uniform(-1.0, 1.0, (3, cells, cells)).astype(np.float32)
+        upsample = _smooth_upsampling(size, cells)
+        out += weight * (upsample @ grid @ upsample.T)  # separable interpolation as two matrix products
     out = (out - out.mean()) / out.std()
-    return np.clip(128 + 60 * out, 0, 255).astype(np.uint8)
+    return np.clip(128 + 60 * out, 0, 255).astype(np.uint8).transpose(1, 2, 0).copy()
+
+
+def _smooth_upsampling(size: int, cells: int) -> np.ndarray:
+    """[size, cells] weights interpolating a periodic grid of `cells` values with smoothstep (no grid lines)."""
+    pos = np.arange(size, dtype=np.float32) * cells / size
+    i0 = pos.astype(int)
+    f = pos - i0
+    f = f * f * (3 - 2 * f)
+    matrix = np.zeros((size, cells), np.float32)
+    matrix[np.arange(size), i0] += 1 - f
+    matrix[np.arange(size), (i0 + 1) % cells] += f
+    return matrix
 
 
 def make_scene(seed: int = 0, boxes: int = 6) -> PhotoScene:
@@ -85,24 +92,26 @@ def render(scene: PhotoScene, c2w: np.ndarray, intrinsics: np.ndarray, width: in
 
 def _shade(scene: PhotoScene, origin: np.ndarray, dirs: np.ndarray) -> np.ndarray:
     n = len(dirs)
+    d = [np.ascontiguousarray(dirs[:, a]) for a in range(3)]  # one array per axis: 3× faster than [n,3]
     with np.errstate(divide="ignore", invalid="ignore"):
-        inv = 1.0 / dirs
+        inv = [1.0 / component for component in d]
         # Ground plane z = 0, a square of GROUND_HALF_SIZE.
-        t_best = np.where(dirs[:, 2] < 0, -origin[2] * inv[:, 2], np.inf).astype(np.float32)
-        hit = origin + t_best[:, None] * dirs
-        t_best[np.abs(hit[:, :2]).max(1) > GROUND_HALF_SIZE] = np.inf
+        t_best = np.where(d[2] < 0, -origin[2] * inv[2], np.inf).astype(np.float32)
+        off_ground = np.maximum(np.abs(origin[0] + t_best * d[0]), np.abs(origin[1] + t_best * d[1])) > GROUND_HALF_SIZE
+        t_best[off_ground] = np.inf
         obj = np.zeros(n, np.int32)
         axis = np.full(n, 2, np.int32)
         for b, (lo, hi) in enumerate(zip(scene.box_min, scene.box_max), start=1):
-            t0 = (lo - origin) * inv
-            t1 = (hi - origin) * inv
-            near = np.minimum(t0, t1)
-            t_enter = near.max(1)
-            t_exit = np.maximum(t0, t1).min(1)
+            t0 = [(lo[a] - origin[a]) * inv[a] for a in range(3)]
+            t1 = [(hi[a] - origin[a]) * inv[a] for a in range(3)]
+            near = [np.minimum(t0[a], t1[a]) for a in range(3)]
+            t_enter = np.maximum(np.maximum(near[0], near[1]), near[2])
+            t_exit = np.minimum(np.minimum(np.maximum(t0[0], t1[0]), np.maximum(t0[1], t1[1])), np.maximum(t0[2], t1[2]))
             closer = (t_enter <= t_exit) & (t_enter > 0) & (t_enter < t_best)
             t_best[closer] = t_enter[closer]
             obj[closer] = b
-            axis[closer] = near[closer].argmax(1)
+            axis[closer] = np.where(near[0][closer] == t_enter[closer], 0,
+                                    np.where(near[1][closer] == t_enter[closer], 1, 2))
     sky = ~np.isfinite(t_best)
     t_best[sky] = 0.0
     hit = origin + t_best[:, None] * dirs
@@ -113,9 +122,8 @@ def _shade(scene: PhotoScene, origin: np.ndarray, dirs: np.ndarray) -> np.ndarra
     u = (np.floor(hit[rows, u_axis] * TEXELS_PER_UNIT).astype(np.int64) + offsets[:, 0]) % TEXTURE_SIZE
     v = (np.floor(hit[rows, v_axis] * TEXELS_PER_UNIT).astype(np.int64) + offsets[:, 1]) % TEXTURE_SIZE
     albedo = scene.texture[v, u].astype(np.float32)
-    normal = np.zeros((n, 3), np.float32)
-    normal[rows, axis] = -np.sign(dirs[rows, axis])
-    shade = 0.45 + 0.55 * np.clip(normal @ LIGHT, 0.0, 1.0)
+    facing = -np.sign(dirs[rows, axis])                      # the face's normal is ±axis, towards the camera
+    shade = 0.45 + 0.55 * np.clip(facing * LIGHT[axis], 0.0, 1.0)
     color = albedo * shade[:, None]
     color[sky] = SKY
     return np.clip(color, 0, 255).astype(np.uint8)

@@ -77,7 +77,7 @@ def frames_to_viewset(frames: list[Frame], fmt: str, source: Path, max_size: int
     if not images:
         reasons = "; ".join(f"{s['name']}: {s['reason']}" for s in skipped[:3])
         more = f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else ""
-        raise GQNError(f"{source}: none of its {len(frames)} views could be used — {reasons}{more}")
+        raise GQNError(f"{source}: no view could be used — {reasons}{more}")
     stacked, intrinsics = to_common_size(images, intrinsics)
     meta = {"format": fmt, **(meta or {})}
     if assumed_fov:

@@ -35,7 +35,7 @@ def pick_image_folder(folder: Path, count: int, max_size: int | None) -> Path:
     if not usable:
         held = ", ".join(f"{p.name}/ holds {len(list_images(p))}" for p in image_folders(folder)) or "no images/ folder"
         raise GQNError(f"{folder / 'poses_bounds.npy'}: {count} poses but no image folder with {count} photos ({held})")
-    large_enough = [entry for entry in usable if max_size is None or entry[0] >= max_size]
+    large_enough = [entry for entry in usable if max_size is not None and entry[0] >= max_size]
     return min(large_enough)[1] if large_enough else max(usable)[1]
 
 

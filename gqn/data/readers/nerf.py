@@ -90,5 +90,5 @@ def read_nerf(path: Path, max_size: int | None = DEFAULT_MAX_SIZE) -> ViewSet:
         frames.append(Frame(name, image, camera.opengl_to_opencv(pose), intrinsics, size, distortion))
     if not frames:
         reasons = "; ".join(f"{s['name']}: {s['reason']}" for s in skipped[:3]) or "it lists no frames"
-        raise GQNError(f"{path}: none of its {len(data['frames'])} frames could be used — {reasons}")
+        raise GQNError(f"{path}: no frame could be used — {reasons}")
     return frames_to_viewset(frames, "nerf", path, max_size, skipped)
