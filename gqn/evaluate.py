@@ -87,11 +87,12 @@ def evaluate_batch(model: GQN, batch: SceneBatch, samples: int, mean_image: torc
     config = model.config
     with model.autocast():
         context = model.encode(batch.context_images, batch.context_c2w, batch.context_intrinsics)
-        cond = model.condition(context, batch.query_c2w, batch.query_intrinsics)
-        draws = model.generator.sample(cond.repeat_interleave(samples, 0), generator)
+        cond, skip = model.condition(context, batch.query_c2w, batch.query_intrinsics)
+        repeat_skip = None if skip is None else skip.repeat_interleave(samples, 0)
+        draws = model.generator.sample(cond.repeat_interleave(samples, 0), generator, repeat_skip)
         side = config.state_size
         noise = torch.randn(config.steps, scenes, config.z_channels, side, side, generator=generator)
-        _, kl, _ = model.generator.elbo(cond, batch.query_image, KL_SIGMA, noise.to(cond.device))
+        _, kl, _ = model.generator.elbo(cond, batch.query_image, KL_SIGMA, noise.to(cond.device), skip)
     draws = draws.float().unflatten(0, (scenes, samples))
 
     index = torch.arange(scenes, device=draws.device)

@@ -23,6 +23,7 @@ from gqn.config import ModelConfig
 
 MIN_DEPTH = 1e-3
 MASKED = -1e4
+PIXEL_CHANNELS = 4  # context colour along each pixel's ray, and how much of it some view sees
 
 
 def query_rays(c2w: torch.Tensor, intrinsics: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -69,27 +70,49 @@ class EpipolarAttention(nn.Module):
         """Per-view representation [B,K,R,h,w] -> the features attention samples [B,K,C,h,w]."""
         return self.project_features(per_view.flatten(0, 1)).unflatten(0, per_view.shape[:2])
 
-    def forward(self, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor) -> torch.Tensor:
-        """[B,C,h,w]: what the contexts show along each query cell's ray."""
-        features = context.features.float()
-        batch, views, channels, height, width = features.shape
-        with torch.autocast(device_type=features.device.type, enabled=False):
-            origin, directions = query_rays(query_c2w.float(), query_intrinsics.float(), height, width)
-            depth = 1.0 / self.disparity                                                   # [D]
-            points = origin[:, None, None] + directions[:, :, None] * depth[None, None, :, None]  # [B,P,D,3]
-            uv, seen = project(points, context.c2w.float(), context.intrinsics.float())      # [B,K,P,D,(2)]
-            grid = (uv * 2 - 1).flatten(0, 1)                                                # [B·K,P,D,2]
-            sampled = F.grid_sample(features.flatten(0, 1), grid, align_corners=False)       # [B·K,C,P,D]
-            sampled = sampled.unflatten(0, (batch, views))
-            mask = seen[:, :, None].float()                                                  # [B,K,1,P,D]
-            count = mask.sum(1)
-            mean = (sampled * mask).sum(1) / count.clamp_min(1)
-            variance = ((sampled - mean[:, None]) ** 2 * mask).sum(1) / count.clamp_min(1)
-            disparity = (self.disparity / self.disparity[0]).expand(batch, 1, directions.shape[1], -1)
-            described = torch.cat([mean, variance, disparity], 1)                            # [B,2C+1,P,D]
+    def along_rays(self, maps: torch.Tensor, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
+                   height: int, width: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Sample context maps [B,K,C,h',w'] where the D depths of each ray of a height×width query grid
+        project: mean and variance over the views that see each point [B,C,P,D], and their count [B,1,P,D]."""
+        batch, views = maps.shape[:2]
+        origin, directions = query_rays(query_c2w.float(), query_intrinsics.float(), height, width)
+        depth = 1.0 / self.disparity
+        points = origin[:, None, None] + directions[:, :, None] * depth[None, None, :, None]   # [B,P,D,3]
+        uv, seen = project(points, context.c2w.float(), context.intrinsics.float())              # [B,K,P,D,(2)]
+        sampled = F.grid_sample(maps.float().flatten(0, 1), (uv * 2 - 1).flatten(0, 1), align_corners=False)
+        sampled = sampled.unflatten(0, (batch, views))                                           # [B,K,C,P,D]
+        mask = seen[:, :, None].float()
+        count = mask.sum(1)
+        mean = (sampled * mask).sum(1) / count.clamp_min(1)
+        variance = ((sampled - mean[:, None]) ** 2 * mask).sum(1) / count.clamp_min(1)
+        return mean, variance, count
+
+    def forward(self, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the contexts show along each query ray: features gathered for each cell of the state
+        grid [B,C,h,w], and the context colour at the attended depths for each pixel plus how much of
+        that some view sees [B,4,H,W] (a sharp copy where the contexts saw the surface)."""
+        batch, _, _, height, width = context.features.shape
+        with torch.autocast(device_type=query_c2w.device.type, enabled=False):
+            mean, variance, count = self.along_rays(context.features, context, query_c2w, query_intrinsics, height, width)
+            disparity = (self.disparity / self.disparity[0]).expand(batch, 1, mean.shape[2], -1)
+            described = torch.cat([mean, variance, disparity], 1)                              # [B,2C+1,P,D]
         logits = self.score(described).float().masked_fill(count == 0, MASKED)
-        weights = torch.softmax(logits, dim=-1)
-        pooled = (described * weights).sum(-1, keepdim=True)                                # [B,2C+1,P,1]
+        weights = torch.softmax(logits, dim=-1)                                                # [B,1,P,D]
+        pooled = (described * weights).sum(-1, keepdim=True)                                   # [B,2C+1,P,1]
         coverage = (count > 0).float().mean(-1, keepdim=True)
-        out = self.out(torch.cat([pooled, coverage], 1))                                     # [B,C,P,1]
-        return out.reshape(batch, self.out_channels, height, width)
+        gathered = self.out(torch.cat([pooled, coverage], 1)).reshape(batch, self.out_channels, height, width)
+        return gathered, self.pixels(weights, context, query_c2w, query_intrinsics)
+
+    def pixels(self, weights: torch.Tensor, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor) -> torch.Tensor:
+        """Per full-resolution pixel: the context colour along its ray, weighted by the depth attention
+        of its state cell (bilinearly upsampled), and the weight of the depths some view sees."""
+        batch, _, _, size, _ = context.images.shape
+        side, depths = self.config.state_size, weights.shape[-1]
+        with torch.autocast(device_type=query_c2w.device.type, enabled=False):
+            colour, _, count = self.along_rays(context.images, context, query_c2w, query_intrinsics, size, size)
+        grid_weights = weights.reshape(batch, side, side, depths).permute(0, 3, 1, 2)
+        full = F.interpolate(grid_weights, size=(size, size), mode="bilinear", align_corners=False)
+        full = full.flatten(2).transpose(1, 2).unsqueeze(1)                                    # [B,1,HW,D]
+        rgb = (colour * full).sum(-1)
+        seen = ((count > 0).float() * full).sum(-1)
+        return torch.cat([rgb, seen], 1).reshape(batch, PIXEL_CHANNELS, size, size)

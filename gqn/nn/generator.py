@@ -38,7 +38,7 @@ def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, sigma: float) -> torch.Ten
 
 
 class Generator(nn.Module):
-    def __init__(self, config: ModelConfig, cond_channels: int) -> None:
+    def __init__(self, config: ModelConfig, cond_channels: int, skip_channels: int = 0) -> None:
         super().__init__()
         self.config = config
         h, z, k, s = config.h_channels, config.z_channels, config.kernel, config.r_scale
@@ -50,7 +50,7 @@ class Generator(nn.Module):
         self.prior = nn.Conv2d(h, 2 * z, k, padding=k // 2)
         self.posterior = nn.Conv2d(h, 2 * z, k, padding=k // 2)
         self.canvas_update = nn.Conv2d(h, config.canvas_channels * s * s, 1)
-        self.head = nn.Conv2d(config.canvas_channels, 3, 3, padding=1)
+        self.head = nn.Conv2d(config.canvas_channels + skip_channels, 3, 3, padding=1)
 
     def _core(self, cores: nn.ModuleList, step: int) -> ConvLSTMCell:
         return cores[step if len(cores) > 1 else 0]
@@ -59,16 +59,20 @@ class Generator(nn.Module):
         shape = (cond.shape[0], self.config.h_channels, *cond.shape[-2:])
         return cond.new_zeros(shape, dtype=torch.float32), cond.new_zeros(shape, dtype=torch.float32)
 
-    def _image(self, canvas: torch.Tensor) -> torch.Tensor:
-        """Canvas at state resolution -> mean image in [0,1] at full resolution, fp32."""
-        return torch.sigmoid(self.head(F.pixel_shuffle(canvas, self.config.r_scale)).float())
+    def _image(self, canvas: torch.Tensor, skip: torch.Tensor | None) -> torch.Tensor:
+        """Canvas at state resolution (+ full-resolution skip input) -> mean image in [0,1], fp32."""
+        full = F.pixel_shuffle(canvas, self.config.r_scale)
+        if skip is not None:
+            full = torch.cat([full, skip.to(full.dtype)], 1)
+        return torch.sigmoid(self.head(full).float())
 
     def elbo(self, cond: torch.Tensor, target: torch.Tensor, sigma: float,
-             noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+             noise: torch.Tensor | None = None, skip: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Per-image NLL and KL (nats), and the reconstruction, sampling z from the posterior.
 
         cond [B,C,h,w], target [B,3,H,W] in [0,1]; noise [L,B,z,h,w] makes z reproducible
-        (the trainer draws it for the whole global batch, so many processes equal one).
+        (the trainer draws it for the whole global batch, so many processes equal one); skip [B,c,H,W]
+        joins the canvas at full resolution (epipolar context pixels).
         """
         generation_bias = self.generation_input(cond)
         inference_bias = self.inference_input(torch.cat([cond, F.pixel_unshuffle(target, self.config.r_scale).to(cond.dtype)], 1))
@@ -85,11 +89,12 @@ class Generator(nn.Module):
             h_g, c_g = self._core(self.generation_cores, step)(z, (h_g, c_g), generation_bias)
             canvas = canvas + self.canvas_update(h_g).float()
             kl = kl + gaussian_kl(mu_q, logstd_q, mu_p, logstd_p).sum(dim=(1, 2, 3))
-        mean = self._image(canvas)
+        mean = self._image(canvas, skip)
         nll = gaussian_nll(target, mean, sigma).sum(dim=(1, 2, 3))
         return nll, kl, mean
 
-    def sample(self, cond: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, cond: torch.Tensor, generator: torch.Generator | None = None,
+               skip: torch.Tensor | None = None) -> torch.Tensor:
         """Images drawn from the prior (never the posterior at test time): [B,3,H,W] in [0,1]."""
         generation_bias = self.generation_input(cond)
         h_g, c_g = self._zeros(cond)
@@ -100,4 +105,4 @@ class Generator(nn.Module):
             z = mu_p + torch.exp(logstd_p) * eps
             h_g, c_g = self._core(self.generation_cores, step)(z, (h_g, c_g), generation_bias)
             canvas = canvas + self.canvas_update(h_g).float()
-        return self._image(canvas)
+        return self._image(canvas, skip)

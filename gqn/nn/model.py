@@ -7,6 +7,7 @@ h×w the generator's state resolution (image_size / r_scale).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,16 +28,16 @@ from gqn.nn.representation import VIEWPOINT_DIM, Pool, Tower, viewpoint
 class Context:
     """What the model keeps of a context set; computed once, reused for every query."""
 
-    r: torch.Tensor               # [B,R,h,w] (h=w=1 for "pool"): the summed representation
-    features: torch.Tensor | None  # [B,K,C,h,w] per-view features ("epipolar" only)
-    c2w: torch.Tensor             # [B,K,4,4]
-    intrinsics: torch.Tensor      # [B,K,4] normalised (fx/W, fy/H, cx/W, cy/H)
+    r: torch.Tensor                 # [B,R,h,w] (h=w=1 for "pool"): the summed representation
+    c2w: torch.Tensor               # [B,K,4,4]
+    intrinsics: torch.Tensor        # [B,K,4] normalised (fx/W, fy/H, cx/W, cy/H)
+    features: torch.Tensor | None = None  # [B,K,C,h,w] per-view features ("epipolar" only)
+    images: torch.Tensor | None = None    # [B,K,3,H,W] the context images ("epipolar" only)
 
     def expand(self, n: int) -> "Context":
         """The same (single) context set for n queries, without copying."""
-        return Context(r=self.r.expand(n, *self.r.shape[1:]),
-                       features=None if self.features is None else self.features.expand(n, *self.features.shape[1:]),
-                       c2w=self.c2w.expand(n, *self.c2w.shape[1:]), intrinsics=self.intrinsics.expand(n, *self.intrinsics.shape[1:]))
+        return Context(**{f.name: None if (t := getattr(self, f.name)) is None else t.expand(n, *t.shape[1:])
+                          for f in dataclasses.fields(self)})
 
 
 def _chunks(total: int, size: int) -> list[slice]:
@@ -67,12 +68,13 @@ class GQN(nn.Module):
         config.validate()
         self.config = config
         self.representation = (Pool if config.representation == "pool" else Tower)(config)
-        cond_channels = config.r_channels + VIEWPOINT_DIM
+        cond_channels, skip_channels = config.r_channels + VIEWPOINT_DIM, 0
         if config.representation == "epipolar":
-            from gqn.nn.epipolar import EpipolarAttention
+            from gqn.nn.epipolar import PIXEL_CHANNELS, EpipolarAttention
             self.epipolar = EpipolarAttention(config)
-            cond_channels += self.epipolar.out_channels
-        self.generator = Generator(config, cond_channels)
+            cond_channels += self.epipolar.out_channels + PIXEL_CHANNELS * config.r_scale ** 2
+            skip_channels = PIXEL_CHANNELS
+        self.generator = Generator(config, cond_channels, skip_channels)
         # Mean training image: the dataset-mean baseline of `gqn evaluate`; saved with the weights.
         self.register_buffer("data_mean", torch.full((3, config.image_size, config.image_size), 0.5))
 
@@ -90,19 +92,24 @@ class GQN(nn.Module):
         batch, views = images.shape[:2]
         per_view = self.representation(images.flatten(0, 1), viewpoint(c2w.flatten(0, 1)).to(images.dtype))
         per_view = per_view.unflatten(0, (batch, views))
-        features = self.epipolar.features(per_view) if self.config.representation == "epipolar" else None
-        return Context(r=per_view.sum(1), features=features, c2w=c2w, intrinsics=intrinsics)
+        if self.config.representation != "epipolar":
+            return Context(r=per_view.sum(1), c2w=c2w, intrinsics=intrinsics)
+        return Context(r=per_view.sum(1), c2w=c2w, intrinsics=intrinsics,
+                       features=self.epipolar.features(per_view), images=images)
 
-    def condition(self, context: Context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor) -> torch.Tensor:
-        """What the generator sees for each query: r and v_q broadcast over its state grid
-        (plus what epipolar attention gathers from the contexts): [B,C,h,w]."""
+    def condition(self, context: Context, query_c2w: torch.Tensor,
+                  query_intrinsics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What the generator sees for each query: r and v_q broadcast over its state grid, [B,C,h,w];
+        with epipolar attention also what it gathers from the contexts, and the context pixels it
+        found along each pixel's ray as a full-resolution skip input [B,4,H,W] (else None)."""
         side = self.config.state_size
         r = context.r.expand(-1, -1, side, side) if context.r.shape[-1] == 1 else context.r
         v = viewpoint(query_c2w)[:, :, None, None].to(r.dtype).expand(-1, -1, side, side)
-        parts = [r, v]
-        if context.features is not None:
-            parts.append(self.epipolar(context, query_c2w, query_intrinsics).to(r.dtype))
-        return torch.cat(parts, 1)
+        if context.features is None:
+            return torch.cat([r, v], 1), None
+        gathered, pixels = self.epipolar(context, query_c2w, query_intrinsics)
+        unshuffled = F.pixel_unshuffle(pixels, self.config.r_scale)
+        return torch.cat([r, v, gathered.to(r.dtype), unshuffled.to(r.dtype)], 1), pixels
 
     def forward(self, context_images: torch.Tensor, context_c2w: torch.Tensor, context_intrinsics: torch.Tensor,
                 query_image: torch.Tensor, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
@@ -110,8 +117,8 @@ class GQN(nn.Module):
         """The negative ELBO, averaged over the batch (nats per image), with its NLL and KL parts."""
         with self.autocast():
             context = self.encode(context_images, context_c2w, context_intrinsics)
-            cond = self.condition(context, query_c2w, query_intrinsics)
-            nll, kl, mean = self.generator.elbo(cond, query_image, sigma, noise)
+            cond, skip = self.condition(context, query_c2w, query_intrinsics)
+            nll, kl, mean = self.generator.elbo(cond, query_image, sigma, noise, skip)
         return {"loss": (nll + kl).mean(), "nll": nll.mean(), "kl": kl.mean(), "mean": mean}
 
     @torch.inference_mode()
@@ -123,10 +130,12 @@ class GQN(nn.Module):
         generator together, `chunk` at a time.
         """
         with self.autocast():
-            cond = torch.cat([self.condition(context.expand(len(query_c2w[part])), query_c2w[part], query_intrinsics[part])
-                              for part in _chunks(len(query_c2w), chunk)])
-            cond = cond.repeat_interleave(samples, 0)
-            images = torch.cat([self.generator.sample(cond[part], generator) for part in _chunks(len(cond), chunk)])
+            parts = [self.condition(context.expand(len(query_c2w[part])), query_c2w[part], query_intrinsics[part])
+                     for part in _chunks(len(query_c2w), chunk)]
+            cond = torch.cat([p[0] for p in parts]).repeat_interleave(samples, 0)
+            skip = None if parts[0][1] is None else torch.cat([p[1] for p in parts]).repeat_interleave(samples, 0)
+            images = torch.cat([self.generator.sample(cond[part], generator, None if skip is None else skip[part])
+                                for part in _chunks(len(cond), chunk)])
         return images.unflatten(0, (len(query_c2w), samples))
 
     # --- numpy in, numpy out: what the app, the CLI and tests call ---------------------------------
