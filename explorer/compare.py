@@ -31,7 +31,7 @@ def match_size(image: np.ndarray, like: np.ndarray) -> np.ndarray:
     else:
         crop = w / aspect
         box = (0.0, (h - crop) / 2, float(w), (h + crop) / 2)
-    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.LANCZOS, box=box))
+    return np.array(Image.fromarray(image).resize((width, height), Image.Resampling.LANCZOS, box=box))
 
 
 def compare(generated: np.ndarray, truth: np.ndarray) -> Comparison:

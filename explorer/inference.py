@@ -34,21 +34,55 @@ def summarize(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     return mean, std
 
 
+PHOTO_FORMATS = ("nerf", "colmap", "llff")  # captures in their own world: moved into the model's space
+
+
+def model_space(model: Any, views: ViewSet) -> tuple[ViewSet, np.ndarray]:
+    """The views as the model should see them (square, its size; photo captures centred, z-up and
+    scaled to the distance its training cameras stood at) and the 4×4 similarity scene -> model space."""
+    from gqn.data.normalize import to_model_input, to_model_space
+    from gqn.scenes import KINDS, orbit_radius
+
+    transform = np.eye(4)
+    kind = model.config.trained_on.get("kind")
+    if views.meta.get("format") in PHOTO_FORMATS and kind in KINDS:
+        views, transform = to_model_space(views, orbit_radius(kind))
+    height, width = views.size
+    if height != width:
+        views = to_model_input(views, model.config.image_size)
+    return views, transform
+
+
+def move_pose(transform: np.ndarray, c2w: np.ndarray) -> np.ndarray:
+    """A camera pose carried by a similarity transform; it stays rigid (the scale moves only the position)."""
+    scale = np.cbrt(np.linalg.det(transform[:3, :3]))
+    moved = np.array(c2w, np.float64)
+    moved[:3, :3] = transform[:3, :3] / scale @ c2w[:3, :3]
+    moved[:3, 3] = transform[:3, :3] @ c2w[:3, 3] + transform[:3, 3]
+    return moved
+
+
 class Predictor:
     """Encodes each context set once and keeps the last few (a context set is a model, a ViewSet
     and the indices of the views given to the model)."""
 
     def __init__(self, keep: int = 4) -> None:
         self._cache: OrderedDict[tuple[int, ...], tuple[Any, ViewSet, Any]] = OrderedDict()
+        self._space: tuple[Any, ViewSet, ViewSet, np.ndarray] | None = None
         self.keep = keep
         self.encodings = 0  # how many context sets were encoded (tests check the cache with it)
+
+    def model_space(self, model: Any, views: ViewSet) -> tuple[ViewSet, np.ndarray]:
+        if self._space is None or self._space[0] is not model or self._space[1] is not views:
+            self._space = (model, views, *model_space(model, views))
+        return self._space[2], self._space[3]
 
     def context(self, model: Any, views: ViewSet, indices: tuple[int, ...]) -> Any:
         entry = self._cache.get(indices)
         if entry is not None and entry[0] is model and entry[1] is views:
             self._cache.move_to_end(indices)
             return entry[2]
-        encoded = model.encode_views(views[list(indices)])
+        encoded = model.encode_views(self.model_space(model, views)[0][list(indices)])
         self.encodings += 1
         self._cache[indices] = (model, views, encoded)
         while len(self._cache) > self.keep:
@@ -57,9 +91,10 @@ class Predictor:
 
     def predict(self, model: Any, views: ViewSet, indices: tuple[int, ...], c2w: np.ndarray,
                 samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
-        """(mean uint8 [H,W,3], std [H,W] or None) of `samples` prior samples at pose c2w [4,4]."""
+        """(mean uint8 [H,W,3], std [H,W] or None) of `samples` prior samples at scene pose c2w [4,4]."""
         ctx = self.context(model, views, tuple(indices))
-        drawn = model.sample_views(ctx, np.asarray(c2w)[None], samples=samples, seed=seed)[0]
+        query = move_pose(self.model_space(model, views)[1], c2w)
+        drawn = model.sample_views(ctx, query[None], samples=samples, seed=seed)[0]
         return summarize(drawn)
 
     def run(self, seq: int, model: Any, views: ViewSet, indices: tuple[int, ...], c2w: np.ndarray, samples: int,

@@ -137,16 +137,7 @@ class JobPanel(QFrame):
         self.bar = QProgressBar()
         self.bar.setTextVisible(True)
         self.cancel_button = QPushButton("Cancel")
-        self.plot = pg.GraphicsLayoutWidget()
-        self.plot.setBackground(theme.PANEL)
-        self.plot.setFixedHeight(150)
-        self.loss_plot = self.plot.addPlot(title="loss")
-        self.psnr_plot = self.plot.addPlot(title="PSNR (dB)")
-        for p in (self.loss_plot, self.psnr_plot):
-            p.showGrid(x=True, y=True, alpha=0.15)
-            p.setLabel("bottom", "step")
-        self.loss_curve = self.loss_plot.plot(pen=pg.mkPen(theme.CONTEXT, width=2))
-        self.psnr_curve = self.psnr_plot.plot(pen=pg.mkPen(theme.IMAGINED, width=2))
+        self.plot: pg.GraphicsLayoutWidget | None = None  # made on the first fit (pyqtgraph menus are costly)
         self.history: dict[str, list[float]] = {"step": [], "loss": [], "psnr": []}
         row = QHBoxLayout()
         row.addWidget(self.bar, 1)
@@ -156,17 +147,31 @@ class JobPanel(QFrame):
         layout.addWidget(self.title)
         layout.addLayout(row)
         layout.addWidget(self.status)
-        layout.addWidget(self.plot)
         self.hide()
+
+    def _make_plot(self) -> None:
+        self.plot = pg.GraphicsLayoutWidget()
+        self.plot.setBackground(theme.PANEL)
+        self.plot.setFixedHeight(150)
+        loss_plot, psnr_plot = self.plot.addPlot(title="loss"), self.plot.addPlot(title="PSNR (dB)")
+        for p in (loss_plot, psnr_plot):
+            p.showGrid(x=True, y=True, alpha=0.15)
+            p.setLabel("bottom", "step")
+        self.loss_curve = loss_plot.plot(pen=pg.mkPen(theme.CONTEXT, width=2))
+        self.psnr_curve = psnr_plot.plot(pen=pg.mkPen(theme.IMAGINED, width=2))
+        self.layout().addWidget(self.plot)
 
     def begin(self, title: str, with_plot: bool = False) -> None:
         self.title.setText(title)
         self.status.setText("starting…")
         self.bar.setRange(0, 0)  # busy until the first progress line says how much there is
         self.history = {"step": [], "loss": [], "psnr": []}
-        self.loss_curve.setData([], [])
-        self.psnr_curve.setData([], [])
-        self.plot.setVisible(with_plot)
+        if with_plot and self.plot is None:
+            self._make_plot()
+        if self.plot is not None:
+            self.loss_curve.setData([], [])
+            self.psnr_curve.setData([], [])
+            self.plot.setVisible(with_plot)
         self.cancel_button.setEnabled(True)
         self.show()
 
@@ -178,7 +183,7 @@ class JobPanel(QFrame):
         fields = [f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in data.items()
                   if k not in ("event", "done", "total") and isinstance(v, (int, float, str))]
         self.status.setText(" · ".join(fields))
-        if "loss" in data or "psnr" in data:
+        if self.plot is not None and ("loss" in data or "psnr" in data):
             self.history["step"].append(float(data.get("step", done or len(self.history["step"]))))
             self.history["loss"].append(float(data.get("loss", float("nan"))))
             self.history["psnr"].append(float(data.get("psnr", float("nan"))))

@@ -472,7 +472,7 @@ class MainWindow(QMainWindow):
 
     def start_pose_estimation(self, unposed: list[Path]) -> ChildJob | None:
         folder = loading.pose_input_folder([Path(p) for p in unposed])
-        out = Path(tempfile.mkdtemp(prefix="gqn-poses-"))
+        out = Path(tempfile.mkdtemp(prefix="gqn-poses-")) / "poses"  # `gqn poses` wants a new folder
         return self.run_child("Estimating camera poses", ["-m", "gqn", "poses", str(folder), "--out", str(out), "--json"],
                               partial(self._open_result, out=out))
 
@@ -542,6 +542,8 @@ class MainWindow(QMainWindow):
             self.video_cancel.set()
 
     def _on_video_progress(self, done: int, total: int) -> None:
+        if self.video_cancel is None:
+            return
         self.job_panel.update_progress({"done": done, "total": total, "frame": f"{done}/{total}"})
 
     def _video_ended(self) -> None:
@@ -551,11 +553,15 @@ class MainWindow(QMainWindow):
         self.request_full()  # live requests made meanwhile were superseded
 
     def _on_video_finished(self, path) -> None:
+        if self.video_cancel is None:  # a job someone else gave the worker
+            return
         self._video_ended()
         self.session.message(f"Saved {path}." if path else "Video cancelled.")
         self.jobDone.emit("video", path is not None)
 
     def _on_video_failed(self, text: str) -> None:
+        if self.video_cancel is None:
+            return
         self._video_ended()
         self.session.message(f"Video failed: {text}", "error")
         self.jobDone.emit("video", False)
@@ -610,11 +616,15 @@ class MainWindow(QMainWindow):
             self.load_path(path)
 
     def render_path_dialog(self) -> None:
-        if not self.path_keyframes:
-            self.seed_path()
         path, _ = QFileDialog.getSaveFileName(self, "Render the camera path", "path.mp4", "Video (*.mp4 *.gif)")
         if path:
-            self.render_video(path, camera.interpolate_poses(np.array(self.path_keyframes), 120))
+            self.render_video(path, self.path_poses(120))
+
+    def path_poses(self, frames: int) -> np.ndarray:
+        """`frames` poses along the camera path's keyframes (seeded from the real cameras if empty)."""
+        if not self.path_keyframes:
+            self.seed_path()
+        return camera.interpolate_poses(np.array(self.path_keyframes), frames)
 
     # --- closing --------------------------------------------------------------------------------------------------
 

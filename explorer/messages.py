@@ -56,6 +56,7 @@ class MessageArea(QWidget):
     def add(self, message: Message) -> MessageRow:
         row = MessageRow(message)
         self.rows.insertWidget(0, row)
+        row.show()
         while self.rows.count() > SHOWN:
             old = self.rows.takeAt(self.rows.count() - 1).widget()
             old.hide()

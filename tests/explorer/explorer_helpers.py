@@ -1,0 +1,49 @@
+"""Helpers shared by the explorer tests (imported by name: pytest puts this folder on sys.path)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from gqn import camera
+from gqn.data.viewset import ViewSet
+
+
+def write_transforms(folder: Path, views: ViewSet) -> Path:
+    """A NeRF-style transforms.json with one PNG per view."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fx, fy, cx, cy = views.intrinsics[0]
+    height, width = views.size
+    frames = []
+    for i, (image, c2w) in enumerate(zip(views.images, views.c2w)):
+        Image.fromarray(image).save(folder / f"frame_{i:03d}.png")
+        frames.append({"file_path": f"frame_{i:03d}.png", "transform_matrix": camera.opencv_to_opengl(c2w).tolist()})
+    data = {"fl_x": fx, "fl_y": fy, "cx": cx, "cy": cy, "w": width, "h": height, "frames": frames}
+    (folder / "transforms.json").write_text(json.dumps(data))
+    return folder
+
+
+def gl_can_draw() -> bool:
+    from PySide6.QtGui import QGuiApplication
+    return QGuiApplication.platformName() != "offscreen"
+
+
+def wait_full(qtbot, window, c2w=None, timeout=20000):
+    """Wait until a full (not draft) view is drawn, for pose c2w if given; return its Prediction."""
+    got = {}
+
+    def check(prediction) -> bool:
+        ok = not prediction.draft and (c2w is None or np.array_equal(prediction.c2w, c2w))
+        if ok:
+            got["p"] = prediction
+        return ok
+
+    last = window.last_prediction
+    if last is not None and check(last):
+        return last
+    with qtbot.waitSignal(window.viewDrawn, timeout=timeout, check_params_cb=check):
+        pass
+    return got["p"]
