@@ -16,8 +16,9 @@ import shutil
 import signal
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -68,17 +69,17 @@ def estimate_poses(folder: Path, out: Path, sequential: bool = False, max_size: 
     shutil.rmtree(partial, ignore_errors=True)  # left by a run that was killed outright
     work = partial / "work"
     (work / "images").mkdir(parents=True)
-    start = time.monotonic()
+    start, timings = time.monotonic(), {}
     token = pycolmap.CancellationToken()
     previous_sigterm = _raise_interrupt_on_sigterm()
     pycolmap.logging.minloglevel = 2  # COLMAP's own log lines would drown the progress
     try:
-        copies, unregistered = _prepare(photos, work / "images", max_size, as_json)
+        copies, unregistered = _prepare(photos, work / "images", max_size, as_json, timings)
         if len(copies) < 2:
             raise GQNError(f"{folder}: fewer than 2 readable photos — "
                            + "; ".join(f"{s['name']}: {s['reason']}" for s in unregistered[:3]))
-        reconstruction = _reconstruct(pycolmap, work, list(copies), sequential, max_size, token, as_json)
-        model, frames = _export(reconstruction, copies, out, up_rotation_of(reconstruction))
+        reconstruction = _reconstruct(pycolmap, work, list(copies), sequential, max_size, token, as_json, timings)
+        model, frames = _export(reconstruction, copies, out, _up_rotation_of(reconstruction))
         registered = {f["name"] for f in frames}
         unregistered += [{"name": source.name, "reason": "not registered in the largest reconstruction"}
                          for source, _ in copies.values() if source.name not in registered]
@@ -95,7 +96,16 @@ def estimate_poses(folder: Path, out: Path, sequential: bool = False, max_size: 
             signal.signal(signal.SIGTERM, previous_sigterm)
     return {"event": "result", "out": str(out), "photos": len(photos), "registered": len(frames),
             "registered_fraction": len(frames) / len(photos), "points": len(model.points),
-            "unregistered": unregistered, "seconds": round(time.monotonic() - start, 2)}
+            "unregistered": unregistered, "seconds": round(time.monotonic() - start, 2), "stage_seconds": timings}
+
+
+@contextmanager
+def _stage(timings: dict[str, float], total: int, name: str, as_json: bool) -> Iterator[Progress]:
+    """A progress bar (or JSON lines) for one stage, its duration kept in `timings`."""
+    start = time.monotonic()
+    with Progress(total, name, as_json) as progress:
+        yield progress
+    timings[name] = round(time.monotonic() - start, 2)
 
 
 def _raise_interrupt_on_sigterm():
@@ -135,7 +145,7 @@ def _cancellable(token, function: Callable, *args, **kwargs) -> Any:
     return outcome.get("value")
 
 
-def _prepare(photos: list[Path], folder: Path, max_size: int, as_json: bool
+def _prepare(photos: list[Path], folder: Path, max_size: int, as_json: bool, timings: dict[str, float]
              ) -> tuple[dict[str, tuple[Path, tuple[int, int]]], list[dict[str, str]]]:
     """Upright, downscaled JPEG copies (EXIF kept, orientation applied) that SfM runs on.
 
@@ -146,7 +156,7 @@ def _prepare(photos: list[Path], folder: Path, max_size: int, as_json: bool
     Returns {copy name: (photo, its full upright (w, h))} and the unreadable photos.
     """
     copies, unreadable, groups = {}, [], {}
-    with Progress(len(photos), "prepare", as_json) as progress:
+    with _stage(timings, len(photos), "prepare", as_json) as progress:
         for index, photo in enumerate(photos):
             try:
                 pixels, full_size = load_image(photo, max_size)
@@ -167,16 +177,17 @@ def _prepare(photos: list[Path], folder: Path, max_size: int, as_json: bool
     return copies, unreadable
 
 
-def _reconstruct(pycolmap, work: Path, names: list[str], sequential: bool, max_size: int, token, as_json: bool):
+def _reconstruct(pycolmap, work: Path, names: list[str], sequential: bool, max_size: int, token, as_json: bool,
+                 timings: dict[str, float]):
     database = work / "database.db"
     extraction = pycolmap.FeatureExtractionOptions()
     extraction.max_image_size = max_size
-    with Progress(len(names), "extract", as_json) as progress:  # one call: a call per chunk splits the cameras
+    with _stage(timings, len(names), "extract", as_json) as progress:  # one call: a call per chunk splits the cameras
         _cancellable(token, pycolmap.extract_features, database, work / "images", image_names=names,
                      camera_mode=pycolmap.CameraMode.PER_FOLDER, extraction_options=extraction,
                      device=pycolmap.Device.cpu)
         progress.update(len(names))
-    with Progress(1, "match", as_json) as progress:
+    with _stage(timings, 1, "match", as_json) as progress:
         if sequential:
             _cancellable(token, pycolmap.match_sequential, database, device=pycolmap.Device.cpu)
         else:
@@ -185,7 +196,7 @@ def _reconstruct(pycolmap, work: Path, names: list[str], sequential: bool, max_s
     options = pycolmap.IncrementalPipelineOptions()
     options.min_model_size = 2          # a small folder is still a model
     options.random_seed = 0             # same photos, same poses
-    with Progress(len(names), "map", as_json) as progress:
+    with _stage(timings, len(names), "map", as_json) as progress:
         def registered_one() -> None:
             progress.update(int(progress.done < len(names)))  # retries of a failed start count no further
 
@@ -198,7 +209,8 @@ def _reconstruct(pycolmap, work: Path, names: list[str], sequential: bool, max_s
     return max(models.values(), key=lambda rec: rec.num_reg_images())
 
 
-def up_rotation_of(reconstruction) -> np.ndarray:
+def _up_rotation_of(reconstruction) -> np.ndarray:
+    """The rotation that turns the reconstruction's world z-up (SfM leaves it arbitrary)."""
     c2w = np.array([np.linalg.inv(np.vstack([im.cam_from_world().matrix(), [0, 0, 0, 1]]))
                     for im in reconstruction.images.values() if im.has_pose])
     return up_rotation(c2w)
@@ -209,28 +221,25 @@ def _export(reconstruction, copies: dict[str, tuple[Path, tuple[int, int]]], out
     """The largest model, rotated z-up and rescaled to the original photos: as a COLMAP model and as
     transforms.json frames."""
     model, frames = colmap.Model(), []
-    camera_ids: dict[tuple[int, tuple[int, int]], int] = {}
-    for image_id in sorted(reconstruction.reg_image_ids(), key=lambda i: reconstruction.images[i].name):
+    for image_id in sorted(reconstruction.reg_image_ids(), key=lambda i: copies[reconstruction.images[i].name][0]):
         image = reconstruction.images[image_id]
         photo, full_size = copies[image.name]
         source = reconstruction.cameras[image.camera_id]
         scale = np.array(full_size, np.float64) / [source.width, source.height]
-        key = (image.camera_id, full_size)
-        if key not in camera_ids:  # one camera per (COLMAP camera, original photo size)
-            camera_ids[key] = len(camera_ids) + 1
+        if image.camera_id not in model.cameras:  # photos of one camera share a size (see _prepare)
             f, cx, cy, k = source.params  # SIMPLE_RADIAL, COLMAP's default model
-            model.cameras[camera_ids[key]] = colmap.Camera(camera_ids[key], "SIMPLE_RADIAL", *full_size,
+            model.cameras[image.camera_id] = colmap.Camera(image.camera_id, "SIMPLE_RADIAL", *full_size,
                                                            np.array([f * scale.mean(), cx * scale[0], cy * scale[1], k]))
+        cam = model.cameras[image.camera_id]
         w2c = image.cam_from_world().matrix()
         w2c_rotation = w2c[:, :3] @ rotation.T   # world turned z-up: x' = rotation x
         points2d = image.points2D
         ids = np.array([p.point3D_id for p in points2d], np.uint64).astype(np.int64)  # invalid -> -1
         model.images[image_id] = colmap.Image(
-            image_id, camera.rotmat_to_qvec(w2c_rotation), w2c[:, 3], camera_ids[key], photo.name,
+            image_id, camera.rotmat_to_qvec(w2c_rotation), w2c[:, 3], image.camera_id, photo.name,
             np.array([p.xy for p in points2d], np.float64).reshape(-1, 2) * scale, ids)
         c2w = np.eye(4)
         c2w[:3, :3], c2w[:3, 3] = w2c_rotation.T, -w2c_rotation.T @ w2c[:, 3]
-        cam = model.cameras[camera_ids[key]]
         frames.append({"name": photo.name, "file_path": os.path.relpath(photo.resolve(), out.resolve()),
                        "transform_matrix": camera.opencv_to_opengl(c2w).tolist(),
                        "fl_x": cam.params[0], "fl_y": cam.params[0], "cx": cam.params[1], "cy": cam.params[2],
