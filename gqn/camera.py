@@ -80,7 +80,7 @@ def rotmat_to_qvec(rot: np.ndarray) -> np.ndarray:
             v[a] = (m[a, k] + m[k, a]) / s
             v[b] = (m[b, k] + m[k, b]) / s
             q[i] = [(m[b, a] - m[a, b]) / s, *v]
-    q *= np.where(q[:, :1] < 0, -1.0, 1.0)
+    q *= np.where(q[:, :1] < 0, -1.0, 1.0) / np.linalg.norm(q, axis=-1, keepdims=True)  # unit even if rot is a bit off
     return q.reshape(batch + (4,))
 
 

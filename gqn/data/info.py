@@ -55,7 +55,7 @@ def summarise(views: ViewSet) -> dict[str, Any]:
         if key in views.meta:
             summary[key] = views.meta[key]
     if "distortion" in views.meta:
-        summary["distorted_views"] = sum(bool(d) for d in views.meta["distortion"])
+        summary["distorted_views"] = len(views.meta["distortion"])
     summary["skipped"] = list(views.skipped)
     return summary
 

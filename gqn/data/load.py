@@ -56,7 +56,7 @@ def detect_format(path: Path) -> tuple[str, Path]:
         return "llff", path
     for place in COLMAP_PLACES:
         if any((path / place / name).is_file() for name in ("cameras.bin", "cameras.txt")):
-            return "colmap", (path / place).resolve() if place != "." else path
+            return "colmap", path / place if place != "." else path
     return "photos", path
 
 

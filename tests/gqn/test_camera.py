@@ -54,6 +54,8 @@ def test_quaternion_round_trip_covers_every_shepperd_branch():
     np.testing.assert_allclose(np.linalg.norm(q, axis=-1), 1.0, atol=1e-12)
     np.testing.assert_allclose(camera.qvec_to_rotmat(q), rots, atol=1e-10)
     assert camera.rotmat_to_qvec(rots[0]).shape == (4,)
+    nearly = rots[:10] + np.random.default_rng(9).normal(scale=1e-5, size=(10, 3, 3))  # float32 files, rounding
+    np.testing.assert_allclose(np.linalg.norm(camera.rotmat_to_qvec(nearly), axis=-1), 1.0, atol=1e-12)
 
 
 def test_colmap_round_trip_and_projection_agree():

@@ -317,6 +317,7 @@ def camera_intrinsics(cam: Camera) -> tuple[np.ndarray, dict[str, float]]:
 
 def find_image_folder(model_folder: Path, names: list[str]) -> Path:
     """Where the photos of a model live: images/ beside it, beside sparse/, beside sparse/0, or the model folder."""
+    model_folder = model_folder.resolve()
     candidates = [model_folder / "images", model_folder.parent / "images", model_folder.parent.parent / "images",
                   model_folder]
     found = [sum((folder / name).is_file() for name in names) for folder in candidates]

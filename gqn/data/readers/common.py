@@ -49,7 +49,7 @@ def frames_to_viewset(frames: list[Frame], fmt: str, source: Path, max_size: int
                       meta: dict[str, Any] | None = None, **extra: Any) -> ViewSet:
     """Load every usable frame; list the others in `skipped`; one GQNError when none is usable."""
     skipped = list(skipped or [])
-    images, intrinsics, poses, names, distortion = [], [], [], [], []
+    images, intrinsics, poses, names, distortion = [], [], [], [], {}
     assumed_fov = False
     for frame in frames:
         problem = pose_problem(frame.c2w)
@@ -73,7 +73,8 @@ def frames_to_viewset(frames: list[Frame], fmt: str, source: Path, max_size: int
         intrinsics.append(scale_intrinsics(k, full_size, (pixels.shape[1], pixels.shape[0])))
         poses.append(frame.c2w)
         names.append(frame.name)
-        distortion.append(frame.distortion)
+        if frame.distortion:
+            distortion[frame.name] = frame.distortion
     if not images:
         reasons = "; ".join(f"{s['name']}: {s['reason']}" for s in skipped[:3])
         more = f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else ""
@@ -82,7 +83,7 @@ def frames_to_viewset(frames: list[Frame], fmt: str, source: Path, max_size: int
     meta = {"format": fmt, **(meta or {})}
     if assumed_fov:
         meta["assumed_fov_deg"] = DEFAULT_FOV_DEG
-    if any(distortion):
-        meta["distortion"] = distortion
+    if distortion:
+        meta["distortion"] = distortion  # by view name, so that it survives slicing the ViewSet
     return ViewSet(images=stacked, c2w=np.array(poses), intrinsics=intrinsics, names=names, source=str(source),
                    skipped=skipped, meta=meta, **extra)

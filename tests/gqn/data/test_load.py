@@ -110,5 +110,8 @@ def test_gqn_info_on_photos_datasets_and_bad_paths(sets, tmp_path, capsys):
     write_dataset(tmp_path / "ds", small_scenes(2))
     code, result = info(capsys, tmp_path / "ds", "--scene", 1)
     assert result["format"] == "dataset" and result["scenes"] == 2 and result["scene"] == 1 and result["views"] == 4
+    write_tfrecord(tmp_path / "few.tfrecord", small_scenes(3))
+    code, result = info(capsys, tmp_path / "few.tfrecord", "--scene", 2)
+    assert result["format"] == "gqn-datasets" and result["scenes"] == 3 and result["views"] == 4
     code, result = info(capsys, tmp_path / "missing")
     assert code == 2 and "no such file" in result["error"]

@@ -62,8 +62,8 @@ def test_nerf_json_elsewhere_per_frame_overrides_and_distortion(sets, tmp_path):
     np.testing.assert_allclose(views.c2w, sets.c2w, atol=1e-6)
     np.testing.assert_allclose(views.intrinsics[1], [200.0, 210.0, 81.0, 59.0])
     np.testing.assert_allclose(views.intrinsics[0], sets.intrinsics)
-    assert views.meta["distortion"][0] == {"k1": -0.01, "p1": 0.001}
-    assert views.meta["distortion"][1] == {"k1": 0.02, "p1": 0.001}
+    assert views.meta["distortion"][views.names[0]] == {"k1": -0.01, "p1": 0.001}
+    assert views.meta["distortion"][views.names[1]] == {"k1": 0.02, "p1": 0.001}
 
 
 def test_nerf_bad_frames_are_skipped_with_reasons(sets, tmp_path):
@@ -112,7 +112,7 @@ def test_colmap_camera_models(sets, tmp_path, model_name):
     views = load_views(sets.colmap(tmp_path, binary=model_name in ("PINHOLE", "RADIAL"), model_name=model_name))
     np.testing.assert_allclose(views.c2w, sets.c2w, atol=1e-6)
     np.testing.assert_allclose(views.intrinsics[0], sets.intrinsics, atol=1e-9)
-    distortion = views.meta.get("distortion", [{}])[0]
+    distortion = views.meta.get("distortion", {}).get(views.names[0], {})
     expected = {"SIMPLE_RADIAL": {"k1": 0.01}, "RADIAL": {"k1": 0.01, "k2": -0.002},
                 "OPENCV": {"k1": 0.01, "k2": -0.002, "p1": 1e-4, "p2": 2e-4}}.get(model_name, {})
     assert distortion == expected
