@@ -24,7 +24,7 @@ from explorer.jobs import ChildJob, JobPanel
 from explorer.messages import MessageArea
 from explorer.session import Message, Session
 from explorer.thumbnails import ThumbnailStrip
-from explorer.view_panel import ERROR_RANGE, UNCERTAINTY_RANGE, ViewPanel, heat
+from explorer.view_panel import ERROR_RANGE, UNCERTAINTY_CMAP, UNCERTAINTY_RANGE, ViewPanel, heat
 from explorer.viewport import Viewport
 from gqn import camera
 from gqn.errors import GQNError
@@ -157,11 +157,15 @@ class MainWindow(QMainWindow):
         self._action(view, "&Top", partial(self.viewport.axis_view, "top"), "Ctrl+1")
         self._action(view, "&Front", partial(self.viewport.axis_view, "front"), "Ctrl+2")
         self._action(view, "&Side", partial(self.viewport.axis_view, "side"), "Ctrl+3")
-        self._action(view, "&Look through imagined camera", self.viewport.look_through_imagined, "L")
+        self.look_action = self._action(view, "&Look through imagined camera", self.viewport.look_through_imagined, "L",
+                                        "Put the viewport's eye at the imagined camera")
         view.addSeparator()
         self.photos_action = self._action(view, "&Photos", self.session.set_show_photos, "P",
                                           checkable=True)
         self.photos_action.setChecked(True)
+        self.geometry_action = self._action(view, "Scene &geometry", self.session.set_show_geometry, "G",
+                                            "The true geometry of a procedural scene", checkable=True)
+        self.geometry_action.setChecked(True)
         self._action(view, "&Larger frustums", partial(self.scale_frustums, 1.25), "]")
         self._action(view, "S&maller frustums", partial(self.scale_frustums, 1 / 1.25), "[")
 
@@ -194,13 +198,18 @@ class MainWindow(QMainWindow):
         tools.setMovable(False)
         tools.setToolButtonStyle(Qt.ToolButtonTextOnly)
         self.addToolBar(tools)
+        short = {self.open_action: "Open", self.photos_action: "Photos", self.geometry_action: "Geometry",
+                 self.fit_action: "Fit model", self.look_action: "Look through"}
+        for action, text in short.items():
+            action.setIconText(text)  # what the tool bar shows; menus keep the long text
         tools.addAction(self.open_action)
         tools.addSeparator()
         for action in view.actions()[:5]:
             tools.addAction(action)
         tools.addSeparator()
         tools.addAction(self.photos_action)
-        tools.addWidget(QLabel(" Frustum size "))
+        tools.addAction(self.geometry_action)
+        tools.addWidget(QLabel(" Size "))
         self.frustum_slider = QSlider(Qt.Horizontal)
         self.frustum_slider.setRange(1, 100)
         self.frustum_slider.setFixedWidth(110)
@@ -237,9 +246,12 @@ class MainWindow(QMainWindow):
         self.frustum_slider.blockSignals(True)
         self.frustum_slider.setValue(int(round(100 * self.session.frustum_size / radius / 0.5)))
         self.frustum_slider.blockSignals(False)
-        self.photos_action.blockSignals(True)
-        self.photos_action.setChecked(self.session.show_photos)
-        self.photos_action.blockSignals(False)
+        for action, checked in ((self.photos_action, self.session.show_photos),
+                                (self.geometry_action, self.session.show_geometry)):
+            action.blockSignals(True)
+            action.setChecked(checked)
+            action.blockSignals(False)
+        self.geometry_action.setEnabled(self.session.is_procedural)
 
     def scale_frustums(self, factor: float) -> None:
         self.session.set_frustum_size(self.session.frustum_size * factor)
@@ -262,7 +274,7 @@ class MainWindow(QMainWindow):
             self.model_label.setStyleSheet("")
         if s.camera is not None:
             where = f"on view {s.views.names[s.snapped]}" if s.snapped is not None else \
-                f"az {s.camera.azimuth:.0f}° el {s.camera.elevation:.0f}° dist {s.camera.distance:.2f}"
+                f"az {(s.camera.azimuth + 180) % 360 - 180:.0f}° el {s.camera.elevation:.0f}° dist {s.camera.distance:.2f}"
             self.camera_label.setText(f"Imagined camera {where}")
 
     # --- live view: a draft while the camera moves, the full view once it stops -----------------------------
@@ -310,8 +322,8 @@ class MainWindow(QMainWindow):
                                "nearest photo")
         result = compare(p.mean, truth) if (truth is not None and p.mean is not None) else None
         if result is not None:
-            panel.difference.display(heat(result.error, ERROR_RANGE), f"mean |error| {result.error.mean():.3f} "
-                                     f"(black 0 → yellow {ERROR_RANGE})", "|generated − real|")
+            panel.difference.display(heat(result.error, ERROR_RANGE), f"mean |error| {result.error.mean():.3f}",
+                                     "|generated − real|")
             panel.set_scores(result.psnr, result.ssim, note)
         else:
             why = "No model loaded." if p.mean is None else \
@@ -319,9 +331,8 @@ class MainWindow(QMainWindow):
             panel.difference.display(None, "", "", why)
             panel.set_scores(None, None, note or why)
         if p.std is not None:
-            panel.uncertainty.display(heat(p.std, UNCERTAINTY_RANGE, "viridis"),
-                                      f"mean σ {p.std.mean():.3f} over {p.samples} samples (0 → {UNCERTAINTY_RANGE})",
-                                      "spread of samples")
+            panel.uncertainty.display(heat(p.std, UNCERTAINTY_RANGE, UNCERTAINTY_CMAP), f"mean σ {p.std.mean():.3f}",
+                                      f"spread of {p.samples} samples")
         else:
             panel.uncertainty.display(None, "", "", "No model loaded." if p.mean is None else
                                       "Computing the spread of samples…\n(shown when the camera stops)")

@@ -126,6 +126,7 @@ class Session:
         self.snapped: int | None = None        # index of the real camera the imagined one sits on exactly
         self.frustum_size = 0.3
         self.show_photos = True
+        self.show_geometry = True             # a procedural scene's true geometry in the viewport
         self.messages: list[Message] = []
         self._truth_scene: Any = None
 
@@ -141,7 +142,7 @@ class Session:
         self.scene_radius = float(np.median(distances)) if len(views) else 1.0
         if not np.isfinite(self.scene_radius) or self.scene_radius <= 0:
             self.scene_radius = 1.0
-        self.frustum_size = 0.15 * self.scene_radius
+        self.frustum_size = 0.25 * self.scene_radius
         self.context = tuple(context if context is not None else spread_indices(len(views), DEFAULT_CONTEXTS))
         self.selected = None
         self.events.views.emit()
@@ -264,14 +265,21 @@ class Session:
         first = self.context[0] if self.context else 0
         return self.views.intrinsics[first]
 
-    def truth_renderer(self) -> Callable[[np.ndarray], np.ndarray] | None:
-        """For procedural scenes, c2w [4,4] -> the exact uint8 image at that pose; else None."""
+    def truth_scene(self) -> Any:
+        """The gqn.scenes.Scene behind a procedural ViewSet (made once), else None."""
         if not self.is_procedural:
             return None
         if self._truth_scene is None:
             from gqn.scenes import scene_from_meta
             self._truth_scene = scene_from_meta(self.views.meta)
-        scene, intrinsics, size = self._truth_scene, self.query_intrinsics(), self.views.size[0]
+        return self._truth_scene
+
+    def truth_renderer(self) -> Callable[[np.ndarray], np.ndarray] | None:
+        """For procedural scenes, c2w [4,4] -> the exact uint8 image at that pose; else None."""
+        scene = self.truth_scene()
+        if scene is None:
+            return None
+        intrinsics, size = self.query_intrinsics(), self.views.size[0]
 
         def render(c2w: np.ndarray) -> np.ndarray:
             return scene.render(np.asarray(c2w)[None], intrinsics[None], size)[0]
@@ -297,6 +305,10 @@ class Session:
 
     def set_show_photos(self, show: bool) -> None:
         self.show_photos = bool(show)
+        self.events.display.emit()
+
+    def set_show_geometry(self, show: bool) -> None:
+        self.show_geometry = bool(show)
         self.events.display.emit()
 
     def message(self, text: str, level: str = "info", action_label: str | None = None,

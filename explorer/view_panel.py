@@ -12,7 +12,9 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QSizePol
 from explorer import theme
 
 ERROR_RANGE = 0.5        # |generated − true| shown from 0 (black) to this (bright)
+ERROR_CMAP = "inferno"
 UNCERTAINTY_RANGE = 0.25  # per-pixel std of the samples shown from 0 to this
+UNCERTAINTY_CMAP = "viridis"
 
 
 def to_qimage(rgb: np.ndarray) -> QImage:
@@ -21,7 +23,7 @@ def to_qimage(rgb: np.ndarray) -> QImage:
     return QImage(rgb.data, width, height, 3 * width, QImage.Format_RGB888).copy()
 
 
-def heat(values: np.ndarray, vmax: float, cmap: str = "inferno") -> np.ndarray:
+def heat(values: np.ndarray, vmax: float, cmap: str = ERROR_CMAP) -> np.ndarray:
     """float [H,W] -> uint8 [H,W,3] through a perceptual colour map, 0..vmax."""
     lut = pg.colormap.get(cmap).getLookupTable(0.0, 1.0, 256, alpha=False, mode="byte")
     return lut[np.clip(values / vmax * 255, 0, 255).astype(np.uint8)]
@@ -43,8 +45,11 @@ class ImageView(QWidget):
         self.update()
 
     def image_rect(self) -> QRectF:
-        side = min(self.width(), self.height())
-        return QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+        """The largest rectangle of the image's aspect (square when empty) centred in the widget."""
+        aspect = 1.0 if self.pixmap is None else self.pixmap.width() / self.pixmap.height()
+        width = min(self.width(), self.height() * aspect)
+        height = width / aspect
+        return QRectF((self.width() - width) / 2, (self.height() - height) / 2, width, height)
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
@@ -106,10 +111,24 @@ class GeneratedView(ImageView):
             super().keyPressEvent(event)
 
 
+def colour_bar(cmap: str, vmax: float) -> QHBoxLayout:
+    """A small labelled gradient: what the colours of a heat map mean."""
+    gradient = QLabel()
+    ramp = heat(np.tile(np.linspace(0, vmax, 64), (8, 1)), vmax, cmap)
+    gradient.setPixmap(QPixmap.fromImage(to_qimage(ramp)))
+    row = QHBoxLayout()
+    row.setSpacing(4)
+    for widget in (QLabel("0"), gradient, QLabel(f"{vmax:g}")):
+        widget.setObjectName("Muted")
+        row.addWidget(widget)
+    return row
+
+
 class ImagePane(QFrame):
     """A card: title and badge, the image, a caption."""
 
-    def __init__(self, title: str, view: ImageView | None = None, accent: str = theme.TEXT, parent=None) -> None:
+    def __init__(self, title: str, view: ImageView | None = None, accent: str = theme.TEXT,
+                 legend: tuple[str, float] | None = None, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("Card")
         self.view = view or ImageView()
@@ -120,7 +139,10 @@ class ImagePane(QFrame):
         self.badge.setObjectName("Muted")
         self.caption = QLabel()
         self.caption.setObjectName("Muted")
-        self.caption.setWordWrap(True)
+        footer = QHBoxLayout()
+        footer.addWidget(self.caption, 1)
+        if legend is not None:
+            footer.addLayout(colour_bar(*legend))
         header = QHBoxLayout()
         header.addWidget(self.title)
         header.addStretch()
@@ -130,7 +152,7 @@ class ImagePane(QFrame):
         layout.setSpacing(4)
         layout.addLayout(header)
         layout.addWidget(self.view, 1)
-        layout.addWidget(self.caption)
+        layout.addLayout(footer)
 
     def display(self, rgb: np.ndarray | None, caption: str = "", badge: str = "", placeholder: str = "") -> None:
         self.view.set_image(rgb, placeholder)
@@ -145,8 +167,8 @@ class ViewPanel(QWidget):
         super().__init__(parent)
         self.generated = ImagePane("Generated", GeneratedView(), theme.IMAGINED)
         self.real = ImagePane("Real")
-        self.difference = ImagePane("Difference")
-        self.uncertainty = ImagePane("Uncertainty")
+        self.difference = ImagePane("Difference", legend=(ERROR_CMAP, ERROR_RANGE))
+        self.uncertainty = ImagePane("Uncertainty", legend=(UNCERTAINTY_CMAP, UNCERTAINTY_RANGE))
         self.psnr = QLabel("–")
         self.ssim = QLabel("–")
         self.score_note = QLabel()

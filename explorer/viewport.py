@@ -72,6 +72,7 @@ class Viewport(gl.GLViewWidget):
         self.imagined_photo: gl.GLImageItem | None = None
         self.points = gl.GLScatterPlotItem(size=2.0, pxMode=True)
         self.photos: list[gl.GLImageItem] = []
+        self.mesh: gl.GLMeshItem | None = None
         for item in (self.grid, self.axes, self.points, self.frustums, self.imagined):
             self.addItem(item)
         self._press: QPointF | None = None
@@ -88,9 +89,9 @@ class Viewport(gl.GLViewWidget):
     def rebuild(self) -> None:
         """Recreate every item that depends on the ViewSet, frustum size or photo visibility."""
         views, session = self.session.views, self.session
-        for item in self.photos + ([self.imagined_photo] if self.imagined_photo is not None else []):
+        for item in self.photos + [i for i in (self.imagined_photo, self.mesh) if i is not None]:
             self.removeItem(item)
-        self.photos, self.imagined_photo = [], None
+        self.photos, self.imagined_photo, self.mesh = [], None, None
         if views is None:
             return
         radius, center = session.scene_radius, session.center
@@ -112,12 +113,24 @@ class Viewport(gl.GLViewWidget):
                 item.setTransform(image_plane_transform(views.c2w[i], views.intrinsics[i], session.frustum_size, scale))
                 self.addItem(item)
                 self.photos.append(item)
+        scene = session.truth_scene()
+        if scene is not None and session.show_geometry:
+            self._set_mesh(scene)
         if views.points is not None and len(views.points):
             self._set_points(views.points, views.point_colors)
         else:
             self.points.setData(pos=np.zeros((0, 3)))
         self.update_colors()
         self.update_imagined()
+
+    def _set_mesh(self, scene) -> None:
+        """The procedural scene's triangles in their shaded colours; see-through for rooms (cameras inside)."""
+        inside = bool(np.all(np.abs(self.session.views.positions) < np.abs(scene.triangles).reshape(-1, 3).max(0)))
+        alpha = 0.3 if inside else 1.0
+        colors = np.concatenate([scene.shaded / 255.0, np.full((len(scene.shaded), 1), alpha)], 1)
+        self.mesh = gl.GLMeshItem(vertexes=scene.triangles, faceColors=colors.astype(np.float32), smooth=False,
+                                  glOptions="translucent" if inside else "opaque")
+        self.addItem(self.mesh)
 
     def _set_points(self, points: np.ndarray, colors: np.ndarray | None) -> None:
         keep = np.random.default_rng(0).permutation(len(points))[:MAX_POINTS]
@@ -190,13 +203,13 @@ class Viewport(gl.GLViewWidget):
     def reset_view(self) -> None:
         """Frame the whole scene from above at an angle."""
         self.opts["fov"] = 60
-        self.setCameraPosition(pos=QVector3D(*self.session.center), distance=3.2 * self.session.scene_radius,
+        self.setCameraPosition(pos=QVector3D(*self.session.center), distance=2.6 * self.session.scene_radius,
                                elevation=28, azimuth=-60)
 
     def axis_view(self, axis: str) -> None:
         """Look down the scene from "top", "front" (along +y) or "side" (along -x)."""
         elevation, azimuth = {"top": (90, -90), "front": (0, -90), "side": (0, 0)}[axis]
-        self.setCameraPosition(pos=QVector3D(*self.session.center), distance=3.2 * self.session.scene_radius,
+        self.setCameraPosition(pos=QVector3D(*self.session.center), distance=2.6 * self.session.scene_radius,
                                elevation=elevation, azimuth=azimuth)
 
     def look_through_imagined(self) -> None:
