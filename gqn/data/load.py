@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from gqn import camera
+from gqn.data.dataset import is_dataset
 from gqn.data.images import DEFAULT_MAX_SIZE, is_image_file
 from gqn.data.readers.common import pose_problem, skip
 from gqn.data.viewset import ViewSet
@@ -16,10 +17,6 @@ COLMAP_FILES = ("cameras.bin", "cameras.txt", "images.bin", "images.txt", "point
 COLMAP_PLACES = (".", "sparse/0", "sparse")
 NERF_FILES = ("transforms.json", "transforms_train.json")
 MULTI_SCENE = ("dataset", "gqn-datasets")
-
-
-def _is_dataset(folder: Path) -> bool:
-    return (folder / "meta.json").is_file() and (folder / "images.npy").is_file()
 
 
 def _is_tfrecord(path: Path) -> bool:
@@ -32,7 +29,7 @@ def detect_format(path: Path) -> tuple[str, Path]:
     if not path.exists():
         raise GQNError(f"{path}: no such file or folder")
     if path.is_file():
-        if path.name == "meta.json" and _is_dataset(path.parent):
+        if path.name == "meta.json" and is_dataset(path.parent):
             return "dataset", path.parent
         if path.suffix.lower() == ".json":
             return "nerf", path
@@ -50,7 +47,7 @@ def detect_format(path: Path) -> tuple[str, Path]:
     for name in NERF_FILES:
         if (path / name).is_file():
             return "nerf", path / name
-    if _is_dataset(path):
+    if is_dataset(path):
         return "dataset", path
     if (path / "poses_bounds.npy").is_file():
         return "llff", path

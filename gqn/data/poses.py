@@ -27,6 +27,7 @@ from gqn import camera
 from gqn.data.images import ImageLoadError, list_images, load_image
 from gqn.data.normalize import up_rotation
 from gqn.data.readers import colmap
+from gqn.data.readers.common import reasons, skip
 from gqn.errors import GQNError
 from gqn.progress import Progress, report
 
@@ -76,12 +77,11 @@ def estimate_poses(folder: Path, out: Path, sequential: bool = False, max_size: 
     try:
         copies, unregistered = _prepare(photos, work / "images", max_size, as_json, timings)
         if len(copies) < 2:
-            raise GQNError(f"{folder}: fewer than 2 readable photos — "
-                           + "; ".join(f"{s['name']}: {s['reason']}" for s in unregistered[:3]))
+            raise GQNError(f"{folder}: fewer than 2 readable photos — {reasons(unregistered)}")
         reconstruction = _reconstruct(pycolmap, work, list(copies), sequential, max_size, token, as_json, timings)
         model, frames = _export(reconstruction, copies, out, _up_rotation_of(reconstruction))
         registered = {f["name"] for f in frames}
-        unregistered += [{"name": source.name, "reason": "not registered in the largest reconstruction"}
+        unregistered += [skip(source.name, "not registered in the largest reconstruction")
                          for source, _ in copies.values() if source.name not in registered]
         colmap.write_model(model, partial / "sparse" / "0", binary=True)
         _write_json(partial / "transforms.json", _transforms(frames, unregistered))
@@ -172,7 +172,7 @@ def _prepare(photos: list[Path], folder: Path, max_size: int, as_json: bool, tim
                 Image.fromarray(pixels).save(folder / name, quality=95, subsampling=0, exif=exif)
                 copies[name] = (photo, full_size)
             except ImageLoadError as error:
-                unreadable.append({"name": photo.name, "reason": str(error)})
+                unreadable.append(skip(photo.name, str(error)))
             progress.update()
     return copies, unreadable
 

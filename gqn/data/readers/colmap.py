@@ -16,7 +16,7 @@ import numpy as np
 
 from gqn import camera
 from gqn.data.images import DEFAULT_MAX_SIZE
-from gqn.data.readers.common import Frame, frames_to_viewset, skip
+from gqn.data.readers.common import Frame, frames_to_viewset, reasons, skip
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
 
@@ -328,8 +328,8 @@ def read_colmap(folder: Path, max_size: int | None = DEFAULT_MAX_SIZE) -> ViewSe
     folder = Path(folder)
     model = read_model(folder)
     if not model.images:
-        reasons = "; ".join(f"{p['name']}: {p['reason']}" for p in model.problems) or "it lists no images"
-        raise GQNError(f"{folder}: the COLMAP model has no readable images — {reasons}")
+        raise GQNError(f"{folder}: the COLMAP model has no readable images — "
+                       f"{reasons(model.problems) or 'it lists no images'}")
     images = sorted(model.images.values(), key=lambda im: im.name)
     image_folder = find_image_folder(folder, [im.name for im in images])
     skipped = list(model.problems)

@@ -32,6 +32,12 @@ def skip(name: str, reason: str) -> dict[str, str]:
     return {"name": name, "reason": reason}
 
 
+def reasons(skipped: list[dict[str, str]], limit: int = 3) -> str:
+    """The first few skipped entries as one line, for an error message."""
+    text = "; ".join(f"{s['name']}: {s['reason']}" for s in skipped[:limit])
+    return text + (f" (and {len(skipped) - limit} more)" if len(skipped) > limit else "")
+
+
 def pose_problem(c2w: np.ndarray) -> str | None:
     """Why a pose cannot be used, or None when it can."""
     c2w = np.asarray(c2w, np.float64)
@@ -76,9 +82,7 @@ def frames_to_viewset(frames: list[Frame], fmt: str, source: Path, max_size: int
         if frame.distortion:
             distortion[frame.name] = frame.distortion
     if not images:
-        reasons = "; ".join(f"{s['name']}: {s['reason']}" for s in skipped[:3])
-        more = f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else ""
-        raise GQNError(f"{source}: no view could be used — {reasons}{more}")
+        raise GQNError(f"{source}: no view could be used — {reasons(skipped)}")
     stacked, intrinsics = to_common_size(images, intrinsics)
     meta = {"format": fmt, **(meta or {})}
     if assumed_fov:

@@ -16,7 +16,7 @@ import numpy as np
 
 from gqn import camera
 from gqn.data.images import DEFAULT_MAX_SIZE, IMAGE_EXTENSIONS, ImageLoadError, image_size
-from gqn.data.readers.common import Frame, frames_to_viewset, skip
+from gqn.data.readers.common import Frame, frames_to_viewset, reasons, skip
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
 
@@ -89,6 +89,5 @@ def read_nerf(path: Path, max_size: int | None = DEFAULT_MAX_SIZE) -> ViewSet:
         distortion = {k: float(cam[k]) for k in DISTORTION_KEYS if cam.get(k)}
         frames.append(Frame(name, image, camera.opengl_to_opencv(pose), intrinsics, size, distortion))
     if not frames:
-        reasons = "; ".join(f"{s['name']}: {s['reason']}" for s in skipped[:3]) or "it lists no frames"
-        raise GQNError(f"{path}: no frame could be used — {reasons}")
+        raise GQNError(f"{path}: no frame could be used — {reasons(skipped) or 'it lists no frames'}")
     return frames_to_viewset(frames, "nerf", path, max_size, skipped)
