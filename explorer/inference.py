@@ -34,23 +34,16 @@ def summarize(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     return mean, std
 
 
-PHOTO_FORMATS = ("nerf", "colmap", "llff")  # captures in their own world: moved into the model's space
-
-
 def model_space(model: Any, views: ViewSet) -> tuple[ViewSet, np.ndarray]:
-    """The views as the model should see them (square, its size; photo captures centred, z-up and
-    scaled to the distance its training cameras stood at) and the 4×4 similarity scene -> model space."""
-    from gqn.data.normalize import to_model_input, to_model_space
-    from gqn.scenes import KINDS, orbit_radius
+    """The views as the model takes them (`gqn fit` does the same: photo captures centred, z-up,
+    scaled to its training cameras and cropped to its field of view), and the 4×4 similarity
+    that carries the scene's poses into that space."""
+    from gqn.fit import model_views
 
-    transform = np.eye(4)
-    kind = model.config.trained_on.get("kind")
-    if views.meta.get("format") in PHOTO_FORMATS and kind in KINDS:
-        views, transform = to_model_space(views, orbit_radius(kind))
-    height, width = views.size
-    if height != width:
-        views = to_model_input(views, model.config.image_size)
-    return views, transform
+    moved = model_views(views, model.config.trained_on, model.config.image_size)
+    before = np.array(views.meta.get("model_space", {}).get("transform", np.eye(4)))
+    after = np.array(moved.meta.get("model_space", {}).get("transform", before))
+    return moved, after @ np.linalg.inv(before)
 
 
 def move_pose(transform: np.ndarray, c2w: np.ndarray) -> np.ndarray:

@@ -493,23 +493,29 @@ class MainWindow(QMainWindow):
         if not self.open_paths([target]):
             raise GQNError(f"the result in {target} could not be opened")
 
-    def start_fit(self) -> ChildJob | None:
+    def start_fit(self, steps: int | None = None) -> ChildJob | None:
+        """Fine-tune the model on this scene's views in a child process; the result loads when done."""
         s = self.session
         if s.model is None or s.views is None:
             self.session.message("Fitting needs a model and a scene: open both first.", "warning")
             return None
-        source = s.views.source
-        if not source or not Path(source).exists():
-            self.session.message(f"This scene ({s.scene_name}) has no files on disk to fit to.", "warning")
+        meta = s.views.meta
+        scene = ["--views", str(meta["dataset"]), "--scene", str(meta["scene"])] if "dataset" in meta else \
+            ["--views", str(s.views.source)]
+        if not Path(scene[1]).exists():
+            self.session.message(f"This scene ({s.scene_name}) has no files on disk to fit to: open it from a "
+                                 "folder or dataset.", "warning")
             return None
-        out = Path(tempfile.mkdtemp(prefix="gqn-fit-"))
-        args = ["-m", "gqn", "fit", "--model", str(s.model_path), "--views", str(source), "--out", str(out), "--json"]
+        out = Path(tempfile.mkdtemp(prefix="gqn-fit-")) / "run"
+        args = ["-m", "gqn", "fit", "--model", str(s.model_path), *scene, "--out", str(out), "--json"]
+        if steps is not None:
+            args += ["--steps", str(steps), "--checkpoint-every", str(max(1, steps // 2))]
         return self.run_child("Fitting the model to this scene", args, partial(self._load_fitted, out=out),
                               with_plot=True)
 
     def _load_fitted(self, result: dict, out: Path) -> None:
         from gqn import load_model
-        path = result.get("model") or result.get("out") or str(out)
+        path = result.get("run") or str(out)
         self.session.set_model(load_model(path), str(path))
         self.session.message(f"Loaded the fitted model from {path}.")
 

@@ -197,3 +197,39 @@ def test_closing_with_a_busy_worker_exits_cleanly(qtbot, make_window, model, sce
     window.close()
     assert window.worker.isFinished()
     assert not (tmp_path / "long.gif").exists()
+
+
+def test_photos_without_poses_get_them_from_a_child_process(qtbot, make_window, tmp_path):
+    from PIL import Image
+    from gqn.data.photo_scene import render_photos
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, image in enumerate(render_photos(8, 320, 240)[0]):
+        Image.fromarray(image).save(folder / f"photo_{i:02d}.jpg", quality=95)
+    window = make_window()
+    drop(window, [folder])
+    offer = window.session.messages[-1]
+    assert offer.action_label == "Estimate poses" and window.session.views is None
+    with qtbot.waitSignal(window.jobDone, timeout=90000) as signal:
+        offer.action()
+        assert window.job_panel.isVisible()
+    assert signal.args == ["Estimating camera poses", True], window.session.messages[-1].text
+    views = window.session.views
+    assert views is not None and len(views) >= 2
+    assert window.viewport._corners.shape[0] == len(views)
+
+
+def test_fitting_loads_the_fitted_model_and_plots_it(qtbot, make_window, model_dir, tmp_path):
+    from gqn.cli import main as gqn_main
+    dataset = tmp_path / "dataset"
+    assert gqn_main(["scenes", "--kind", "shepard-metzler-7", "--scenes", "1", "--views", "6", "--size", "32",
+                     "--out", str(dataset)]) == 0
+    window = make_window()
+    window.open_paths([str(model_dir)])
+    window.open_paths([str(dataset)])
+    before = window.session.model
+    with qtbot.waitSignal(window.jobDone, timeout=90000) as signal:
+        assert window.start_fit(steps=4) is not None
+    assert signal.args == ["Fitting the model to this scene", True], window.session.messages[-1].text
+    assert window.session.model is not before and window.session.model_path.endswith("run")
+    assert window.job_panel.history["loss"], "the loss was not plotted"
