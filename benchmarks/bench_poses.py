@@ -1,6 +1,6 @@
 """Pose estimation speed and accuracy: `gqn poses` on rendered photos whose true cameras are known.
 
-    python benchmarks/bench_poses.py [--photos 50] [--width 1920 --height 1080] [--max-size 480]
+    python benchmarks/bench_poses.py [--photos 50] [--width 1920 --height 1080] [--max-size 480] [--max-features N]
 
 Renders a textured box scene (gqn.data.photo_scene) to JPEGs, runs the same code as `gqn poses`
 and prints one JSON object: seconds (pose estimation only), registered_fraction, and rotation and
@@ -19,11 +19,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from gqn import load_views
+from gqn import camera, load_views
 from gqn.data.normalize import alignment_errors
 from gqn.data.photo_scene import default_cameras, make_scene, render
 from gqn.data.poses import estimate_poses
-from gqn import camera
 
 
 def main() -> None:
@@ -33,6 +32,7 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=1080)
     parser.add_argument("--max-size", type=int, default=480, help="longest side for SIFT (gqn poses --max-size)")
     parser.add_argument("--arc", type=float, default=200.0, help="degrees of the arc the cameras stand on")
+    parser.add_argument("--max-features", type=int, default=None, help="gqn poses --max-features")
     parser.add_argument("--sequential", action="store_true")
     args = parser.parse_args()
 
@@ -48,14 +48,15 @@ def main() -> None:
                 photos / f"photo_{i:03d}.jpg", quality=92)
         render_seconds = time.perf_counter() - start
 
-        result = estimate_poses(photos, Path(tmp) / "posed", sequential=args.sequential, max_size=args.max_size)
+        result = estimate_poses(photos, Path(tmp) / "posed", sequential=args.sequential, max_size=args.max_size,
+                                max_features=args.max_features)
         views = load_views(Path(tmp) / "posed", max_size=64)
         index = [int(Path(name).stem.split("_")[1]) for name in views.names]
         errors = alignment_errors(views.c2w, c2w[index])
 
     print(json.dumps({
         "benchmark": "poses", "photos": args.photos, "photo_size": [args.width, args.height],
-        "max_size": args.max_size, "matching": "sequential" if args.sequential else "exhaustive",
+        "max_size": args.max_size, "max_features": args.max_features, "matching": "sequential" if args.sequential else "exhaustive",
         "seconds": result["seconds"], "registered_fraction": result["registered_fraction"],
         **{k: round(v, 4) for k, v in errors.items()}, "points": result["points"], "stage_seconds": result["stage_seconds"],
         "render_seconds": round(render_seconds, 1), "cpus": os.cpu_count(),

@@ -43,18 +43,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="photos are ordered video frames: match each with its neighbours, not all pairs")
     parser.add_argument("--max-size", type=int, default=DEFAULT_MAX_SIZE,
                         help=f"longest side for feature extraction, pixels (default {DEFAULT_MAX_SIZE})")
+    parser.add_argument("--max-features", type=int, default=None,
+                        help="SIFT features per photo (COLMAP's default 8192; at 480-640 px photos give ~2000). "
+                             "1024 made exhaustive matching of 50 photos ~40%% faster on this machine")
     parser.add_argument("--json", action="store_true", help="JSON lines on stdout; the last one is the result")
 
 
 def run(args: argparse.Namespace) -> int:
     result = estimate_poses(Path(args.folder), Path(args.out), sequential=args.sequential,
-                            max_size=args.max_size, as_json=args.json)
+                            max_size=args.max_size, max_features=args.max_features, as_json=args.json)
     report(result, args.json)
     return 0
 
 
 def estimate_poses(folder: Path, out: Path, sequential: bool = False, max_size: int = DEFAULT_MAX_SIZE,
-                   as_json: bool = False) -> dict[str, Any]:
+                   max_features: int | None = None, as_json: bool = False) -> dict[str, Any]:
     """Run structure from motion on the photos in `folder`, write `out`; return a summary dict."""
     import pycolmap
 
@@ -78,7 +81,11 @@ def estimate_poses(folder: Path, out: Path, sequential: bool = False, max_size: 
         copies, unregistered = _prepare(photos, work / "images", max_size, as_json, timings)
         if len(copies) < 2:
             raise GQNError(f"{folder}: fewer than 2 readable photos — {reasons(unregistered)}")
-        reconstruction = _reconstruct(pycolmap, work, list(copies), sequential, max_size, token, as_json, timings)
+        extraction = pycolmap.FeatureExtractionOptions()
+        extraction.max_image_size = max_size
+        if max_features:
+            extraction.sift.max_num_features = max_features
+        reconstruction = _reconstruct(pycolmap, work, list(copies), sequential, extraction, token, as_json, timings)
         model, frames = _export(reconstruction, copies, out, _up_rotation_of(reconstruction))
         registered = {f["name"] for f in frames}
         unregistered += [skip(source.name, "not registered in the largest reconstruction")
@@ -177,11 +184,9 @@ def _prepare(photos: list[Path], folder: Path, max_size: int, as_json: bool, tim
     return copies, unreadable
 
 
-def _reconstruct(pycolmap, work: Path, names: list[str], sequential: bool, max_size: int, token, as_json: bool,
+def _reconstruct(pycolmap, work: Path, names: list[str], sequential: bool, extraction, token, as_json: bool,
                  timings: dict[str, float]):
     database = work / "database.db"
-    extraction = pycolmap.FeatureExtractionOptions()
-    extraction.max_image_size = max_size
     with _stage(timings, len(names), "extract", as_json) as progress:  # one call: a call per chunk splits the cameras
         _cancellable(token, pycolmap.extract_features, database, work / "images", image_names=names,
                      camera_mode=pycolmap.CameraMode.PER_FOLDER, extraction_options=extraction,
