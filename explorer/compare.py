@@ -15,7 +15,7 @@ class Comparison:
     truth: np.ndarray          # uint8 [H,W,3] the true image at the generated image's size
     error: np.ndarray          # float32 [H,W] mean |generated − true| over RGB, in [0,1]
     psnr: float
-    ssim: float
+    ssim: float | None         # None when not asked for (drafts: it costs more than the rest)
 
 
 def match_size(image: np.ndarray, like: np.ndarray) -> np.ndarray:
@@ -34,7 +34,8 @@ def match_size(image: np.ndarray, like: np.ndarray) -> np.ndarray:
     return np.array(Image.fromarray(image).resize((width, height), Image.Resampling.LANCZOS, box=box))
 
 
-def compare(generated: np.ndarray, truth: np.ndarray) -> Comparison:
+def compare(generated: np.ndarray, truth: np.ndarray, with_ssim: bool = True) -> Comparison:
     truth = match_size(truth, generated)
     error = np.abs(generated.astype(np.float32) - truth.astype(np.float32)).mean(-1) / 255.0
-    return Comparison(truth, error, float(psnr(generated, truth)), float(ssim(generated, truth)))
+    return Comparison(truth, error, float(psnr(generated, truth)),
+                      float(ssim(generated, truth)) if with_ssim else None)

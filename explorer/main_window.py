@@ -320,7 +320,7 @@ class MainWindow(QMainWindow):
         else:
             panel.real.display(s.views.images[index], f"nearest photo {s.views.names[index]}, {distance:.2f} away",
                                "nearest photo")
-        result = compare(p.mean, truth) if (truth is not None and p.mean is not None) else None
+        result = compare(p.mean, truth, with_ssim=not p.draft) if (truth is not None and p.mean is not None) else None
         if result is not None:
             panel.difference.display(heat(result.error, ERROR_RANGE), f"mean |error| {result.error.mean():.3f}",
                                      "|generated − real|")

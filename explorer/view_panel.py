@@ -197,6 +197,7 @@ class ViewPanel(QWidget):
         return self.generated.view
 
     def set_scores(self, psnr: float | None, ssim: float | None, note: str = "") -> None:
+        """PSNR and SSIM of the generated view against the true one; None shows a dash."""
         self.psnr.setText("–" if psnr is None else f"{psnr:.2f} dB")
         self.ssim.setText("–" if ssim is None else f"{ssim:.3f}")
         self.score_note.setText(note)

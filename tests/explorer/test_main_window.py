@@ -58,7 +58,7 @@ def test_dropping_a_folder_shows_one_frustum_per_view(qtbot, make_window, model,
     assert window.viewport._corners.shape == (len(scene), 5, 3)
     assert len(window.viewport.photos) == len(scene) and len(window.thumbnails.thumbs) == len(scene)
     window.session.set_show_photos(False)
-    assert window.viewport.photos == []
+    assert window.viewport.photos is None
     assert window.recent_paths()[0] == str(scene_folder)
 
 
