@@ -38,19 +38,31 @@ def query_rays(c2w: torch.Tensor, intrinsics: torch.Tensor, height: int, width: 
     return c2w[:, :3, 3], directions
 
 
-def project(points: torch.Tensor, c2w: torch.Tensor, intrinsics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """World points [B,...,3] into views c2w [B,K,4,4] -> normalised image coords [B,K,...,2] and
-    a mask [B,K,...] of points in front of the camera and inside its image."""
-    extra = points.dim() - 2
-    rot = c2w[:, :, :3, :3].reshape(*c2w.shape[:2], *([1] * extra), 3, 3)
-    origin = c2w[:, :, :3, 3].reshape(*c2w.shape[:2], *([1] * extra), 3)
-    cam = ((points.unsqueeze(1) - origin).unsqueeze(-2) @ rot).squeeze(-2)     # Rᵀ (X - o)
-    depth = cam[..., 2]
-    z = depth.clamp_min(MIN_DEPTH)
-    fx, fy, cx, cy = (t.reshape(*c2w.shape[:2], *([1] * extra)) for t in intrinsics.unbind(-1))
-    uv = torch.stack([fx * cam[..., 0] / z + cx, fy * cam[..., 1] / z + cy], -1)
-    inside = (depth > MIN_DEPTH) & (uv >= 0).all(-1) & (uv <= 1).all(-1)
-    return uv.clamp(-1.0, 2.0), inside
+def project_rays(origin: torch.Tensor, directions: torch.Tensor, depths: torch.Tensor, c2w: torch.Tensor,
+                 intrinsics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Points origin + depth·direction of B×P query rays at D depths, projected into K views:
+    normalised image coords [B,K,P,D,2] and a mask [B,K,P,D] of points in front of the camera and
+    inside its image.
+
+    In a view's camera frame the points are a + t·b (a: the query centre, b: the ray direction), so
+    each image coordinate is (u0 + t·u1) / (z0 + t·z1): a few multiply-adds per point instead of a
+    3×3 transform of every point, which matters with a point per pixel, depth and view.
+    """
+    rot_t = c2w[:, :, :3, :3].transpose(-1, -2)                                      # [B,K,3,3] world -> camera
+    a = (rot_t @ (origin[:, None, :] - c2w[:, :, :3, 3])[..., None])[..., 0]         # [B,K,3]
+    b = directions[:, None] @ c2w[:, :, :3, :3]                                      # [B,K,P,3] = Rᵀ d
+    fx, fy, cx, cy = intrinsics.unbind(-1)                                           # [B,K] each
+    t = depths.reshape(1, 1, 1, -1)
+
+    def along(row_a: torch.Tensor, row_b: torch.Tensor) -> torch.Tensor:               # [B,K,P,D]
+        return row_a[..., None, None] + t * row_b[..., None]
+
+    z = along(a[..., 2], b[..., 2])
+    z_safe = z.clamp_min(MIN_DEPTH)
+    u = along(fx * a[..., 0] + cx * a[..., 2], fx[..., None] * b[..., 0] + cx[..., None] * b[..., 2]) / z_safe
+    v = along(fy * a[..., 1] + cy * a[..., 2], fy[..., None] * b[..., 1] + cy[..., None] * b[..., 2]) / z_safe
+    inside = (z > MIN_DEPTH) & (u >= 0) & (u <= 1) & (v >= 0) & (v <= 1)
+    return torch.stack([u, v], -1).clamp(-1.0, 2.0), inside
 
 
 class EpipolarAttention(nn.Module):
@@ -73,19 +85,16 @@ class EpipolarAttention(nn.Module):
     def along_rays(self, maps: torch.Tensor, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
                    height: int, width: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Sample context maps [B,K,C,h',w'] where the D depths of each ray of a height×width query grid
-        project: mean and variance over the views that see each point [B,C,P,D], and their count [B,1,P,D]."""
+        project: the samples [B,K,C,P,D], their mean over the views that see each point [B,C,P,D], and
+        how many views see it [B,1,P,D]."""
         batch, views = maps.shape[:2]
         origin, directions = query_rays(query_c2w.float(), query_intrinsics.float(), height, width)
-        depth = 1.0 / self.disparity
-        points = origin[:, None, None] + directions[:, :, None] * depth[None, None, :, None]   # [B,P,D,3]
-        uv, seen = project(points, context.c2w.float(), context.intrinsics.float())              # [B,K,P,D,(2)]
+        uv, seen = project_rays(origin, directions, 1.0 / self.disparity, context.c2w.float(),
+                                context.intrinsics.float())                                     # [B,K,P,D,(2)]
         sampled = F.grid_sample(maps.float().flatten(0, 1), (uv * 2 - 1).flatten(0, 1), align_corners=False)
-        sampled = sampled.unflatten(0, (batch, views))                                           # [B,K,C,P,D]
-        mask = seen[:, :, None].float()
-        count = mask.sum(1)
-        mean = (sampled * mask).sum(1) / count.clamp_min(1)
-        variance = ((sampled - mean[:, None]) ** 2 * mask).sum(1) / count.clamp_min(1)
-        return mean, variance, count
+        sampled = sampled.unflatten(0, (batch, views)) * seen[:, :, None]                       # [B,K,C,P,D]
+        count = seen.sum(1, keepdim=True, dtype=torch.float32)
+        return sampled, sampled.sum(1) / count.clamp_min(1), count
 
     def forward(self, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """What the contexts show along each query ray: features gathered for each cell of the state
@@ -93,7 +102,8 @@ class EpipolarAttention(nn.Module):
         that some view sees [B,4,H,W] (a sharp copy where the contexts saw the surface)."""
         batch, _, _, height, width = context.features.shape
         with torch.autocast(device_type=query_c2w.device.type, enabled=False):
-            mean, variance, count = self.along_rays(context.features, context, query_c2w, query_intrinsics, height, width)
+            sampled, mean, count = self.along_rays(context.features, context, query_c2w, query_intrinsics, height, width)
+            variance = ((sampled ** 2).sum(1) / count.clamp_min(1) - mean ** 2).clamp_min(0)  # unseen samples are 0
             disparity = (self.disparity / self.disparity[0]).expand(batch, 1, mean.shape[2], -1)
             described = torch.cat([mean, variance, disparity], 1)                              # [B,2C+1,P,D]
         logits = self.score(described).float().masked_fill(count == 0, MASKED)
@@ -109,7 +119,7 @@ class EpipolarAttention(nn.Module):
         batch, _, _, size, _ = context.images.shape
         side, depths = self.config.state_size, weights.shape[-1]
         with torch.autocast(device_type=query_c2w.device.type, enabled=False):
-            colour, _, count = self.along_rays(context.images, context, query_c2w, query_intrinsics, size, size)
+            _, colour, count = self.along_rays(context.images, context, query_c2w, query_intrinsics, size, size)
         grid_weights = weights.reshape(batch, side, side, depths).permute(0, 3, 1, 2)
         full = F.interpolate(grid_weights, size=(size, size), mode="bilinear", align_corners=False)
         full = full.flatten(2).transpose(1, 2).unsqueeze(1)                                    # [B,1,HW,D]

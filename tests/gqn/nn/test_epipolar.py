@@ -3,7 +3,7 @@ import torch
 
 from gqn import GQN, camera
 from gqn.config import preset
-from gqn.nn.epipolar import project, query_rays
+from gqn.nn.epipolar import project_rays, query_rays
 
 SIZE = 64
 
@@ -39,8 +39,13 @@ def test_samples_along_a_query_ray_fall_on_its_epipolar_line():
         origin, directions = query_rays(torch.tensor(query[None], dtype=torch.float64),
                                         torch.tensor(normalised(intr)[None]), 16, 16)
         depths = torch.linspace(0.5, 20.0, 24, dtype=torch.float64)
-        points = origin[:, None, None] + directions[:, :, None] * depths[None, None, :, None]
-        uv, seen = project(points, torch.tensor(context[None, None]), torch.tensor(normalised(intr)[None, None]))
+        uv, seen = project_rays(origin, directions, depths, torch.tensor(context[None, None]),
+                                torch.tensor(normalised(intr)[None, None]))
+        points = (origin[:, None, None] + directions[:, :, None] * depths[None, None, :, None])[0].numpy()
+        expected, depth = camera.project(points, context, intr)
+        visible = seen[0, 0].numpy()
+        assert np.allclose(uv[0, 0].numpy()[visible] * SIZE, expected[visible], atol=1e-6)
+        assert (depth[visible] > 0).all()
         uv_px = uv[0, 0].numpy() * SIZE                                   # [P,D,2] pixels in the context
         fmat = camera.fundamental_matrix(query, intr, context, intr)
         cells = (np.stack(np.meshgrid(np.arange(16), np.arange(16), indexing="xy"), -1).reshape(-1, 2) + 0.5) * SIZE / 16
@@ -54,10 +59,15 @@ def test_samples_along_a_query_ray_fall_on_its_epipolar_line():
 def test_points_behind_or_outside_a_camera_are_masked():
     c2w = torch.tensor(camera.look_at([0.0, -5.0, 0.0], [0.0, 0.0, 0.0])[None, None])
     intr = torch.tensor(normalised(pixel_intrinsics())[None, None])
-    points = torch.tensor([[[0.0, 0.0, 0.0], [0.0, -10.0, 0.0], [50.0, 0.0, 0.0], [0.0, -5.0, 0.0]]], dtype=torch.float64)
-    uv, seen = project(points, c2w, intr)
-    assert seen[0, 0].tolist() == [True, False, False, False]
-    assert torch.allclose(uv[0, 0, 0], torch.tensor([0.5, 0.5], dtype=torch.float64))
+    # One ray from the origin along +x; depths 0 (the origin), 50 (far outside the view).
+    # A ray from behind the camera along -y; depth 5 puts it behind the camera.
+    origins = torch.tensor([[0.0, 0.0, 0.0], [0.0, -5.0, 0.0]], dtype=torch.float64)
+    directions = torch.tensor([[[1.0, 0.0, 0.0]], [[0.0, -1.0, 0.0]]], dtype=torch.float64)
+    uv, seen = project_rays(origins, directions, torch.tensor([0.0, 50.0, 5.0], dtype=torch.float64),
+                            c2w.expand(2, 1, 4, 4), intr.expand(2, 1, 4))
+    assert seen[0, 0, 0].tolist() == [True, False, False]
+    assert seen[1, 0, 0].tolist() == [False, False, False]
+    assert torch.allclose(uv[0, 0, 0, 0], torch.tensor([0.5, 0.5], dtype=torch.float64))
     assert torch.isfinite(uv).all()
 
 
