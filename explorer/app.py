@@ -100,7 +100,9 @@ def render_headless(args: argparse.Namespace) -> int:
 
 def populate(window, args: argparse.Namespace) -> bool:
     """Load the model and scene into the window; False if a path given on the command line failed."""
+    from explorer.main_window import HINT
     session = window.session
+    session.message(HINT)  # first, so that what follows (errors, offers) shows above it
     ok = True
     if args.model:
         ok = window.open_paths([args.model])
@@ -121,8 +123,6 @@ def populate(window, args: argparse.Namespace) -> bool:
             session.set_views(views)
             if note:
                 session.message(note, "warning")
-    from explorer.main_window import HINT
-    session.message(HINT)
     return ok
 
 
@@ -183,16 +183,16 @@ def run_window(args: argparse.Namespace) -> int:
     pg.setConfigOptions(antialias=True)
     theme.apply(app)
     window = MainWindow()
-    ok = populate(window, args)
-    window.show()
-    if args.screenshot:
-        if not ok:
-            text = next((m.text for m in reversed(window.session.messages) if m.level == "error"), "could not open")
-            print(f"gqn-explorer: error: {text}", file=sys.stderr)
-            window.close()
-            return 2
-        Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
-        shot = Screenshot(window, args.screenshot, args.timeout)  # noqa: F841 (kept alive until exec ends)
-    code = app.exec()
-    window.deleteLater()
-    return code
+    try:
+        ok = populate(window, args)
+        window.show()
+        if args.screenshot:
+            if not ok:
+                text = next((m.text for m in reversed(window.session.messages) if m.level == "error"), "could not open")
+                print(f"gqn-explorer: error: {text}", file=sys.stderr)
+                return 2
+            Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
+            shot = Screenshot(window, args.screenshot, args.timeout)  # noqa: F841 (kept alive until exec ends)
+        return app.exec()
+    finally:
+        window.close()  # stops the worker thread and any child process, whatever happened

@@ -13,12 +13,14 @@ import sys
 from collections import deque
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+from PySide6.QtCore import Qt, QObject, QProcess, QProcessEnvironment, QTimer, Signal
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
 
 from explorer import theme
 
-KILL_AFTER_MS = 3000  # SIGTERM first; SIGKILL if the child is still there after this
+KILL_AFTER_MS = 3000
+PLOTTED = ("loss", "psnr", "baseline_nearest_psnr")  # fields of `gqn fit --json` progress lines  # SIGTERM first; SIGKILL if the child is still there after this
 
 
 class ChildJob(QObject):
@@ -138,7 +140,7 @@ class JobPanel(QFrame):
         self.bar.setTextVisible(True)
         self.cancel_button = QPushButton("Cancel")
         self.plot: pg.GraphicsLayoutWidget | None = None  # made on the first fit (pyqtgraph menus are costly)
-        self.history: dict[str, list[float]] = {"step": [], "loss": [], "psnr": []}
+        self.history: dict[str, list[tuple[float, float]]] = {key: [] for key in PLOTTED}  # (step, value)
         row = QHBoxLayout()
         row.addWidget(self.bar, 1)
         row.addWidget(self.cancel_button)
@@ -152,25 +154,38 @@ class JobPanel(QFrame):
     def _make_plot(self) -> None:
         self.plot = pg.GraphicsLayoutWidget()
         self.plot.setBackground(theme.PANEL)
-        self.plot.setFixedHeight(150)
+        self.plot.setFixedHeight(130)
         loss_plot, psnr_plot = self.plot.addPlot(title="loss"), self.plot.addPlot(title="PSNR (dB)")
+        small = QFont()
+        small.setPointSize(8)
         for p in (loss_plot, psnr_plot):
             p.showGrid(x=True, y=True, alpha=0.15)
-            p.setLabel("bottom", "step")
+            p.setMouseEnabled(x=False, y=False)
+            for side in ("left", "bottom"):
+                axis = p.getAxis(side)
+                axis.setTextPen(theme.MUTED)
+                axis.setPen(theme.BORDER)
+                axis.setStyle(tickFont=small, tickTextOffset=4)
+                axis.enableAutoSIPrefix(False)
+            p.getAxis("left").setWidth(44)
         self.loss_curve = loss_plot.plot(pen=pg.mkPen(theme.CONTEXT, width=2))
-        self.psnr_curve = psnr_plot.plot(pen=pg.mkPen(theme.IMAGINED, width=2))
+        self.psnr_curve = psnr_plot.plot(pen=pg.mkPen(theme.IMAGINED, width=2), symbol="o", symbolSize=5,
+                                         symbolBrush=theme.IMAGINED, symbolPen=None)  # validated at checkpoints
+        self.baseline_curve = psnr_plot.plot(pen=pg.mkPen(theme.MUTED, width=1, style=Qt.DashLine))
+        psnr_plot.setTitle(f"PSNR (dB) <span style='color:{theme.MUTED}'>- - nearest photo</span>")
         self.layout().addWidget(self.plot)
 
     def begin(self, title: str, with_plot: bool = False) -> None:
         self.title.setText(title)
         self.status.setText("starting…")
         self.bar.setRange(0, 0)  # busy until the first progress line says how much there is
-        self.history = {"step": [], "loss": [], "psnr": []}
+        self.bar.setFormat("%p%")
+        self.history = {key: [] for key in PLOTTED}
         if with_plot and self.plot is None:
             self._make_plot()
         if self.plot is not None:
-            self.loss_curve.setData([], [])
-            self.psnr_curve.setData([], [])
+            for curve in self.curves().values():
+                curve.setData([], [])
             self.plot.setVisible(with_plot)
         self.cancel_button.setEnabled(True)
         self.show()
@@ -180,15 +195,21 @@ class JobPanel(QFrame):
         if isinstance(done, (int, float)) and isinstance(total, (int, float)) and total > 0:
             self.bar.setRange(0, int(total))
             self.bar.setValue(int(done))
+            self.bar.setFormat(f"{data['stage']}: %v / %m" if "stage" in data else "%v / %m")
         fields = [f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in data.items()
-                  if k not in ("event", "done", "total") and isinstance(v, (int, float, str))]
+                  if k not in ("event", "done", "total", "stage") and isinstance(v, (int, float, str))]
         self.status.setText(" · ".join(fields))
-        if self.plot is not None and ("loss" in data or "psnr" in data):
-            self.history["step"].append(float(data.get("step", done or len(self.history["step"]))))
-            self.history["loss"].append(float(data.get("loss", float("nan"))))
-            self.history["psnr"].append(float(data.get("psnr", float("nan"))))
-            self.loss_curve.setData(self.history["step"], self.history["loss"], connect="finite")
-            self.psnr_curve.setData(self.history["step"], self.history["psnr"], connect="finite")
+        step = float(data.get("step", done or 0))
+        for key in PLOTTED:
+            if isinstance(data.get(key), (int, float)):
+                self.history[key].append((step, float(data[key])))
+        if self.plot is not None:
+            for key, curve in self.curves().items():
+                if self.history[key]:
+                    curve.setData(*zip(*self.history[key]))
+
+    def curves(self) -> dict:
+        return {"loss": self.loss_curve, "psnr": self.psnr_curve, "baseline_nearest_psnr": self.baseline_curve}
 
     def end(self) -> None:
         self.hide()

@@ -6,12 +6,12 @@ long jobs in child processes.
 
 from __future__ import annotations
 
-import tempfile
+import time
 from functools import partial
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog, QLabel, QMainWindow, QSlider, QSplitter, QToolBar, QVBoxLayout, QWidget,
@@ -37,6 +37,11 @@ HINT = ("Drag the Generated image to move the imagined camera (scroll: nearer/fa
         "or a thumbnail to snap onto a real camera; tick thumbnails to choose the model's context views.")
 
 
+def short_name(name: str) -> str:
+    """A view's name without the folders readers keep in it ("../photos/p01.jpg" -> "p01.jpg")."""
+    return Path(name).name
+
+
 class MainWindow(QMainWindow):
     viewDrawn = Signal(object)        # a Prediction was drawn in the view panel
     jobDone = Signal(str, bool)       # a child job or video ended: (title, succeeded)
@@ -46,6 +51,7 @@ class MainWindow(QMainWindow):
         self.session = session or Session()
         self.samples = samples
         self.settings = QSettings("gqn-explorer", "explorer")
+        self.data_dir = Path(QStandardPaths.writableLocation(QStandardPaths.AppLocalDataLocation))  # poses, fits
         self.job: ChildJob | None = None
         self.job_result_handler = None
         self.video_cancel = None
@@ -98,13 +104,13 @@ class MainWindow(QMainWindow):
         left_column.setContentsMargins(0, 0, 0, 6)
         left_column.setSpacing(6)
         left_column.addWidget(self.viewport, 1)
+        left_column.addWidget(self.job_panel)
         left_column.addWidget(self.messages)
         right = QWidget()
         column = QVBoxLayout(right)
         column.setContentsMargins(4, 8, 8, 6)
         column.setSpacing(8)
         column.addWidget(self.view_panel, 1)
-        column.addWidget(self.job_panel)
         split = QSplitter(Qt.Horizontal)
         split.addWidget(left)
         split.addWidget(right)
@@ -239,7 +245,7 @@ class MainWindow(QMainWindow):
         model, views = self.session.model, self.session.views
         if model is not None and views is not None and views.size[0] != model.config.image_size:
             self.session.message(f"The scene's images are {views.size[1]}×{views.size[0]} px and the model works at "
-                                 f"{model.config.image_size} px: the views are resized for it.")
+                                 f"{model.config.image_size} px: they are cropped and resized for it.")
 
     def _sync_display_controls(self) -> None:
         radius = self.session.scene_radius
@@ -251,7 +257,7 @@ class MainWindow(QMainWindow):
             action.blockSignals(True)
             action.setChecked(checked)
             action.blockSignals(False)
-        self.geometry_action.setEnabled(self.session.is_procedural)
+        self.geometry_action.setVisible(self.session.is_procedural)
 
     def scale_frustums(self, factor: float) -> None:
         self.session.set_frustum_size(self.session.frustum_size * factor)
@@ -273,7 +279,7 @@ class MainWindow(QMainWindow):
             self.model_label.setText(f"Model: {Path(s.model_path or 'model').name} ({s.model.config.image_size} px)")
             self.model_label.setStyleSheet("")
         if s.camera is not None:
-            where = f"on view {s.views.names[s.snapped]}" if s.snapped is not None else \
+            where = f"on view {short_name(s.views.names[s.snapped])}" if s.snapped is not None else \
                 f"az {(s.camera.azimuth + 180) % 360 - 180:.0f}° el {s.camera.elevation:.0f}° dist {s.camera.distance:.2f}"
             self.camera_label.setText(f"Imagined camera {where}")
 
@@ -316,10 +322,10 @@ class MainWindow(QMainWindow):
         truth, caption, note = self._true_view(p)
         index, distance = s.views.nearest(p.c2w)
         if truth is not None:
-            panel.real.display(truth, caption, "ground truth")
+            panel.real.display(truth, caption, "ground truth" if p.truth is not None else "held-out photo")
         else:
-            panel.real.display(s.views.images[index], f"nearest photo {s.views.names[index]}, {distance:.2f} away",
-                               "nearest photo")
+            panel.real.display(s.views.images[index], f"nearest photo {short_name(s.views.names[index])}, "
+                               f"{distance:.2f} away", "nearest photo")
         result = compare(p.mean, truth, with_ssim=not p.draft) if (truth is not None and p.mean is not None) else None
         if result is not None:
             panel.difference.display(heat(result.error, ERROR_RANGE), f"mean |error| {result.error.mean():.3f}",
@@ -329,7 +335,7 @@ class MainWindow(QMainWindow):
             why = "No model loaded." if p.mean is None else \
                 "No true view here: snap to a real camera left out of the context (click its frustum) to compare."
             panel.difference.display(None, "", "", why)
-            panel.set_scores(None, None, note or why)
+            panel.set_scores(None, None, note or ("no model" if p.mean is None else "no true view at this pose"))
         if p.std is not None:
             panel.uncertainty.display(heat(p.std, UNCERTAINTY_RANGE, UNCERTAINTY_CMAP), f"mean σ {p.std.mean():.3f}",
                                       f"spread of {p.samples} samples")
@@ -344,10 +350,10 @@ class MainWindow(QMainWindow):
             return p.truth, "exact render at this pose", "against the exact render"
         if s.snapped is None or not np.array_equal(s.views.c2w[s.snapped], p.c2w):
             return None, "", ""
-        name = s.views.names[s.snapped]
+        name = short_name(s.views.names[s.snapped])
         if s.snapped in s.context:
             return None, "", f"{name} is a context view: untick it to score the model on it"
-        return s.views.images[s.snapped], f"photo {name} (the model was not given it)", f"against photo {name}"
+        return s.views.images[s.snapped], f"photo {name}, not given to the model", f"against photo {name}"
 
     def _on_inference_failed(self, seq: int, text: str) -> None:
         if seq >= self.shown_seq:
@@ -483,15 +489,22 @@ class MainWindow(QMainWindow):
 
     def start_pose_estimation(self, unposed: list[Path]) -> ChildJob | None:
         folder = loading.pose_input_folder([Path(p) for p in unposed])
-        out = Path(tempfile.mkdtemp(prefix="gqn-poses-")) / "poses"  # `gqn poses` wants a new folder
+        out = self.output_folder("poses", unposed[0].stem if len(unposed) == 1 else "photos")
         return self.run_child("Estimating camera poses", ["-m", "gqn", "poses", str(folder), "--out", str(out), "--json"],
                               partial(self._open_result, out=out))
+
+    def output_folder(self, kind: str, name: str) -> Path:
+        """A new folder path (not created: the CLI creates it) where a child job keeps its result."""
+        base = self.data_dir / kind
+        base.mkdir(parents=True, exist_ok=True)
+        return base / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
     def _open_result(self, result: dict, out: Path) -> None:
         """Open what a pose estimation wrote."""
         target = result.get("path") or result.get("out") or str(out)
         if not self.open_paths([target]):
             raise GQNError(f"the result in {target} could not be opened")
+        self.session.message(f"Camera poses saved in {target}.")
 
     def start_fit(self, steps: int | None = None) -> ChildJob | None:
         """Fine-tune the model on this scene's views in a child process; the result loads when done."""
@@ -506,7 +519,7 @@ class MainWindow(QMainWindow):
             self.session.message(f"This scene ({s.scene_name}) has no files on disk to fit to: open it from a "
                                  "folder or dataset.", "warning")
             return None
-        out = Path(tempfile.mkdtemp(prefix="gqn-fit-")) / "run"
+        out = self.output_folder("fits", Path(scene[1]).stem)
         args = ["-m", "gqn", "fit", "--model", str(s.model_path), *scene, "--out", str(out), "--json"]
         if steps is not None:
             args += ["--steps", str(steps), "--checkpoint-every", str(max(1, steps // 2))]
@@ -517,7 +530,7 @@ class MainWindow(QMainWindow):
         from gqn import load_model
         path = result.get("run") or str(out)
         self.session.set_model(load_model(path), str(path))
-        self.session.message(f"Loaded the fitted model from {path}.")
+        self.session.message(f"Loaded the model fitted to this scene (saved in {path}).")
 
     # --- exports ------------------------------------------------------------------------------------------------
 

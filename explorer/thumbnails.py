@@ -3,8 +3,10 @@ it to the model as context."""
 
 from __future__ import annotations
 
-from PIL import Image
+from pathlib import Path
+
 import numpy as np
+from PIL import Image
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QCheckBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
@@ -17,9 +19,11 @@ THUMB = 64
 
 
 def thumbnail(image: np.ndarray) -> QPixmap:
-    small = Image.fromarray(image)
-    small.thumbnail((THUMB, THUMB), Image.Resampling.LANCZOS)
-    return QPixmap.fromImage(to_qimage(np.asarray(small)))
+    """The image fitted into THUMB×THUMB (small procedural views are enlarged, photos shrunk)."""
+    height, width = image.shape[:2]
+    scale = THUMB / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return QPixmap.fromImage(to_qimage(np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))))
 
 
 class ViewThumb(QFrame):
@@ -35,7 +39,7 @@ class ViewThumb(QFrame):
         self.picture.setAlignment(Qt.AlignCenter)
         self.picture.setCursor(Qt.PointingHandCursor)
         self.picture.setToolTip(f"{name}\nClick to put the imagined camera exactly here")
-        self.check = QCheckBox(_short(name))
+        self.check = QCheckBox(_short(Path(name).name))
         self.check.setToolTip("Give this view to the model as context")
         self.check.toggled.connect(self._on_toggled)
         layout = QVBoxLayout(self)

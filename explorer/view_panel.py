@@ -29,6 +29,26 @@ def heat(values: np.ndarray, vmax: float, cmap: str = ERROR_CMAP) -> np.ndarray:
     return lut[np.clip(values / vmax * 255, 0, 255).astype(np.uint8)]
 
 
+class ElidedLabel(QLabel):
+    """One line of text that never widens its layout: cut with "…" when it does not fit (full text in
+    the tool tip)."""
+
+    def __init__(self, text: str = "", parent=None) -> None:
+        super().__init__(text, parent)
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text)
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        shown = self.fontMetrics().elidedText(self.text(), Qt.ElideRight, self.width())
+        painter.drawText(self.rect(), int(self.alignment()) | Qt.AlignVCenter, shown)
+        painter.end()
+
+
 class ImageView(QWidget):
     """An image scaled to fit (aspect kept), or a placeholder text when there is none."""
 
@@ -36,7 +56,7 @@ class ImageView(QWidget):
         super().__init__(parent)
         self.pixmap: QPixmap | None = None
         self.placeholder = ""
-        self.setMinimumSize(120, 120)
+        self.setMinimumSize(80, 80)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
 
     def set_image(self, rgb: np.ndarray | None, placeholder: str = "") -> None:
@@ -137,7 +157,7 @@ class ImagePane(QFrame):
         self.title.setStyleSheet(f"color: {accent};")
         self.badge = QLabel()
         self.badge.setObjectName("Muted")
-        self.caption = QLabel()
+        self.caption = ElidedLabel()
         self.caption.setObjectName("Muted")
         footer = QHBoxLayout()
         footer.addWidget(self.caption, 1)
@@ -171,7 +191,7 @@ class ViewPanel(QWidget):
         self.uncertainty = ImagePane("Uncertainty", legend=(UNCERTAINTY_CMAP, UNCERTAINTY_RANGE))
         self.psnr = QLabel("–")
         self.ssim = QLabel("–")
-        self.score_note = QLabel()
+        self.score_note = ElidedLabel()
         for label in (self.psnr, self.ssim):
             label.setObjectName("Metric")
         self.score_note.setObjectName("Muted")

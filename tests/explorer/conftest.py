@@ -74,7 +74,7 @@ def settings(tmp_path):
 
 
 @pytest.fixture
-def make_window(qtbot, qapp, settings):
+def make_window(qtbot, qapp, settings, tmp_path):
     """make_window(views=None, model=None) -> a shown MainWindow; closed at teardown, leaks checked."""
     from PySide6.QtWidgets import QApplication
     from explorer import theme
@@ -86,6 +86,7 @@ def make_window(qtbot, qapp, settings):
 
     def make(views=None, model=None, model_path="tiny", samples=2, settle_ms=30):
         window = MainWindow(samples=samples, settle_ms=settle_ms)
+        window.data_dir = tmp_path / "app-data"
         windows.append(window)
         if model is not None:
             window.session.set_model(model, str(model_path))
