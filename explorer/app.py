@@ -48,15 +48,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def load_session(paths: list[str], model_path: str | None) -> Session:
     """A Session with the given (or default) model and scene; raises GQNError on a bad path."""
-    from gqn import load_model
     session = Session()
-    if model_path:
-        session.set_model(load_model(model_path), model_path)
-    else:
-        model, path, why = loading.default_model()
-        if model is None:
-            raise GQNError(why)
-        session.set_model(model, path)
+    model, path, why = loading.default_model(model_path)
+    if model is None:
+        raise GQNError(why)
+    session.set_model(model, path)
     if paths:
         opened = loading.open_paths(paths)
         if opened.unposed:
@@ -103,15 +99,12 @@ def populate(window, args: argparse.Namespace) -> bool:
     from explorer.main_window import HINT
     session = window.session
     session.message(HINT)  # first, so that what follows (errors, offers) shows above it
-    ok = True
-    if args.model:
-        ok = window.open_paths([args.model])
-    else:
-        model, path, why = loading.default_model()
-        if model is not None:
-            session.set_model(model, path)
-        else:
-            session.message(why, "warning", "Open model…", window.open_model_dialog)
+    model, path, why = loading.default_model(args.model)
+    if model is not None:
+        session.set_model(model, path)
+    else:  # the scene still opens; the message offers another model
+        session.message(why, "error" if args.model else "warning", "Open model…", window.open_model_dialog)
+    ok = model is not None or not args.model
     if args.paths:
         ok = window.open_paths(args.paths) and ok
     if session.views is None:

@@ -92,14 +92,16 @@ def procedural_scene(kind: str = FALLBACK_KIND, seed: int = 0, views: int = 15, 
     return render_views(kind, seed, views, size)
 
 
-def default_model() -> tuple[Any, str | None, str | None]:
-    """(model, its path, None) or (None, None, why there is none): never raises."""
-    if not is_model_folder(DEFAULT_MODEL):
+def default_model(path: str | Path | None = None) -> tuple[Any, str | None, str | None]:
+    """(model, its path, None) or (None, None, why there is none) for `path` or the shipped model;
+    never raises."""
+    if path is None and not is_model_folder(DEFAULT_MODEL):
         return None, None, (f"No model loaded: {DEFAULT_MODEL} holds no trained model yet. "
                             "Open a model folder to see what a GQN imagines.")
+    path = Path(path or DEFAULT_MODEL)
     try:
         from gqn import load_model
-        return load_model(DEFAULT_MODEL), str(DEFAULT_MODEL), None
+        return load_model(path), str(path), None
     except GQNError as error:
         return None, None, f"No model loaded: {error}"
 

@@ -267,6 +267,7 @@ class MainWindow(QMainWindow):
 
     def _update_status(self) -> None:
         s = self.session
+        self.setWindowTitle(f"{s.scene_name} — GQN Scene Explorer" if s.views is not None else "GQN Scene Explorer")
         if s.views is None:
             self.scene_label.setText("No scene")
         else:

@@ -7,6 +7,7 @@ callbacks), so tests drive the whole app logic without a display (napari's Viewe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -165,12 +166,17 @@ class Session:
 
     @property
     def scene_name(self) -> str:
+        """A short name for people: "shepard-metzler-7 #3", "garden", "sm7-test #12"."""
         if self.views is None:
             return "no scene"
+        meta = self.views.meta
+        if "dataset" in meta:
+            return f"{Path(meta['dataset']).name} #{meta.get('scene', 0)}"
         if self.is_procedural:
-            meta = self.views.meta
             return f"{meta.get('kind', 'procedural')} #{meta.get('seed', 0)}"
-        return str(self.views.source or "scene")
+        source = Path(str(self.views.source or "scene"))
+        generic = source.suffix == ".json" or source.name.isdigit() or source.name == "sparse"
+        return source.parent.name if generic and source.parent.name else source.name
 
     # --- context -------------------------------------------------------------------------------
 

@@ -46,7 +46,8 @@ def test_bad_model_at_start_still_opens_the_scene(qtbot, make_window, tmp_path):
     window = make_window()
     assert not populate(window, argparse.Namespace(model=str(tmp_path / "model"), paths=[]))
     assert window.session.model is None and window.session.views is not None
-    assert any(m.level == "error" and "model.safetensors" in m.text for m in window.session.messages)
+    offer = next(m for m in window.session.messages if m.level == "error")
+    assert "model.safetensors" in offer.text and offer.action_label == "Open model…"
     assert window.model_label.text() == "No model loaded"
 
 

@@ -125,3 +125,12 @@ def test_the_app_logic_imports_no_qt():
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_scene_names_are_short(scene, photo_scene):
+    session = Session()
+    session.set_views(scene)
+    assert session.scene_name == "shepard-metzler-7 #3"
+    photo_scene.source = "/data/garden/transforms.json"
+    session.set_views(photo_scene)
+    assert session.scene_name == "garden"
