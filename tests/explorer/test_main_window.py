@@ -235,3 +235,12 @@ def test_fitting_loads_the_fitted_model_and_plots_it(qtbot, make_window, model_d
     assert window.session.model is not before
     assert window.session.model_path.startswith(str(window.data_dir / "fits"))
     assert window.job_panel.history["loss"], "the loss was not plotted"
+
+
+def test_sparse_points_are_shown_subsampled(qtbot, make_window, photo_scene):
+    from explorer.viewport import MAX_POINTS
+    rng = np.random.default_rng(0)
+    photo_scene.points = rng.normal(size=(MAX_POINTS + 500, 3)).astype(np.float32)
+    photo_scene.point_colors = rng.integers(0, 256, (MAX_POINTS + 500, 3), dtype=np.uint8)
+    window = make_window(photo_scene)
+    assert len(window.viewport.points.pos) == MAX_POINTS
