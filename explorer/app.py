@@ -185,7 +185,7 @@ def run_window(args: argparse.Namespace) -> int:
                 print(f"gqn-explorer: error: {text}", file=sys.stderr)
                 return 2
             Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
-            shot = Screenshot(window, args.screenshot, args.timeout)  # noqa: F841 (kept alive until exec ends)
+            window.screenshot = Screenshot(window, args.screenshot, args.timeout)  # lives as long as the window
         return app.exec()
     finally:
         window.close()  # stops the worker thread and any child process, whatever happened

@@ -22,7 +22,7 @@ from explorer.compare import compare
 from explorer.inference import Prediction
 from explorer.jobs import ChildJob, JobPanel
 from explorer.messages import MessageArea
-from explorer.session import Message, Session
+from explorer.session import Session
 from explorer.thumbnails import ThumbnailStrip
 from explorer.view_panel import ERROR_RANGE, UNCERTAINTY_CMAP, UNCERTAINTY_RANGE, ViewPanel, heat
 from explorer.viewport import Viewport
@@ -46,9 +46,9 @@ class MainWindow(QMainWindow):
     viewDrawn = Signal(object)        # a Prediction was drawn in the view panel
     jobDone = Signal(str, bool)       # a child job or video ended: (title, succeeded)
 
-    def __init__(self, session: Session | None = None, samples: int = SAMPLES, settle_ms: int = SETTLE_MS) -> None:
+    def __init__(self, samples: int = SAMPLES, settle_ms: int = SETTLE_MS) -> None:
         super().__init__()
-        self.session = session or Session()
+        self.session = Session()
         self.samples = samples
         self.settings = QSettings("gqn-explorer", "explorer")
         self.data_dir = Path(QStandardPaths.writableLocation(QStandardPaths.AppLocalDataLocation))  # poses, fits
@@ -194,7 +194,7 @@ class MainWindow(QMainWindow):
         self._action(cam, "Camera path: render &video…", self.render_path_dialog)
 
         model = bar.addMenu("&Model")
-        self.fit_action = self._action(model, "&Fit model to this scene…", self.start_fit, None,
+        self.fit_action = self._action(model, "&Fit model to this scene…", self.fit_dialog, None,
                                        "Fine-tune the model on this scene's views in a child process")
         self._action(model, "&Open model…", self.open_model_dialog)
         help_menu = bar.addMenu("&Help")
@@ -506,6 +506,9 @@ class MainWindow(QMainWindow):
         if not self.open_paths([target]):
             raise GQNError(f"the result in {target} could not be opened")
         self.session.message(f"Camera poses saved in {target}.")
+
+    def fit_dialog(self) -> None:
+        self.start_fit()  # (a slot with an optional parameter would receive triggered's `checked`)
 
     def start_fit(self, steps: int | None = None) -> ChildJob | None:
         """Fine-tune the model on this scene's views in a child process; the result loads when done."""

@@ -229,6 +229,10 @@ def test_fitting_loads_the_fitted_model_and_plots_it(qtbot, make_window, model_d
     window.open_paths([str(model_dir)])
     window.open_paths([str(dataset)])
     before = window.session.model
+    window.fit_action.trigger()  # from the menu: gqn fit's own defaults, cancelled here
+    assert window.job is not None and "--steps" not in window.job.args
+    with qtbot.waitSignal(window.jobDone, timeout=15000):
+        window.job_panel.cancel_button.click()
     with qtbot.waitSignal(window.jobDone, timeout=90000) as signal:
         assert window.start_fit(steps=4) is not None
     assert signal.args == ["Fitting the model to this scene", True], window.session.messages[-1].text
