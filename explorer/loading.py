@@ -81,7 +81,8 @@ def pose_input_folder(unposed: list[Path]) -> Path:
 def demo_scene_paths() -> list[Path]:
     if not DEMO_SCENES.is_dir():
         return []
-    return sorted(p for p in DEMO_SCENES.iterdir() if not p.name.startswith((".", "_")) and p.suffix != ".md")
+    return sorted(p for p in DEMO_SCENES.iterdir() if not p.name.startswith((".", "_"))
+                  and (p.is_dir() or p.suffix in (".json", ".tfrecord")))
 
 
 def procedural_scene(kind: str = FALLBACK_KIND, seed: int = 0, views: int = 15, size: int = 64) -> ViewSet:

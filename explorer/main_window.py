@@ -152,6 +152,8 @@ class MainWindow(QMainWindow):
         self._action(file, "Open &model…", self.open_model_dialog, "Ctrl+M", "Open a model folder")
         self.recent_menu = file.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self._action(file, "&Next scene of the dataset", partial(self.step_scene, 1), "PgDown")
+        self._action(file, "Pre&vious scene of the dataset", partial(self.step_scene, -1), "PgUp")
         file.addSeparator()
         self._action(file, "Export views as &PNG…", self.export_png_dialog, "Ctrl+E")
         self._action(file, "Render &orbit video…", self.render_orbit_dialog)
@@ -390,10 +392,26 @@ class MainWindow(QMainWindow):
                 self.session.message(f"Skipped {len(skipped)} view(s): {names}{' …' if len(skipped) > 3 else ''}",
                                      "warning")
         if opened.unposed:
-            what = opened.unposed[0] if len(opened.unposed) == 1 else f"{len(opened.unposed)} photos"
-            self.session.message(f"{what} has no camera poses. Estimate them with structure from motion "
+            what = f"{opened.unposed[0]} has" if len(opened.unposed) == 1 else f"{len(opened.unposed)} photos have"
+            self.session.message(f"{what} no camera poses. Estimate them with structure from motion "
                                  "(COLMAP, in the background)?", "warning", "Estimate poses",
                                  partial(self.start_pose_estimation, opened.unposed))
+        return True
+
+    def step_scene(self, step: int) -> bool:
+        """Open the next (+1) or previous (-1) scene of the dataset the current scene comes from."""
+        meta = self.session.views.meta if self.session.views is not None else {}
+        if "dataset" not in meta:
+            self.session.message("This scene is not part of a dataset of scenes.", "warning")
+            return False
+        from gqn import load_views
+        index = int(meta.get("scene", 0)) + step
+        try:
+            views = load_views(meta["dataset"], scene=index)
+        except GQNError as error:
+            self.session.message(str(error), "warning")
+            return False
+        self.session.set_views(views)
         return True
 
     def _remember(self, path: str | None) -> None:
@@ -421,7 +439,7 @@ class MainWindow(QMainWindow):
 
     def open_photos_dialog(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Open photos or a transforms.json", "",
-                                                "Images or scenes (*.png *.jpg *.jpeg *.json *.npz);;All files (*)")
+                                                "Images or scenes (*.png *.jpg *.jpeg *.json *.tfrecord);;All files (*)")
         if files:
             self.open_paths(files)
 

@@ -223,11 +223,16 @@ def test_photos_without_poses_get_them_from_a_child_process(qtbot, make_window, 
 def test_fitting_loads_the_fitted_model_and_plots_it(qtbot, make_window, model_dir, tmp_path):
     from gqn.cli import main as gqn_main
     dataset = tmp_path / "dataset"
-    assert gqn_main(["scenes", "--kind", "shepard-metzler-7", "--scenes", "1", "--views", "6", "--size", "32",
+    assert gqn_main(["scenes", "--kind", "shepard-metzler-7", "--scenes", "2", "--views", "6", "--size", "32",
                      "--out", str(dataset)]) == 0
     window = make_window()
     window.open_paths([str(model_dir)])
     window.open_paths([str(dataset)])
+    first = window.session.views
+    assert window.step_scene(1) and window.session.views.meta["scene"] == 1
+    assert not window.step_scene(1) and "scene 2" in window.session.messages[-1].text  # there are two
+    assert window.step_scene(-1)
+    np.testing.assert_array_equal(window.session.views.images, first.images)
     before = window.session.model
     window.fit_action.trigger()  # from the menu: gqn fit's own defaults, cancelled here
     assert window.job is not None and "--steps" not in window.job.args
