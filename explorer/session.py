@@ -266,10 +266,14 @@ class Session:
 
     # --- what the imagined camera is compared with -------------------------------------------------
 
-    def query_intrinsics(self) -> np.ndarray:
-        """Pixel intrinsics used for the imagined camera: those of the first context view."""
+    def query_camera(self) -> tuple[np.ndarray, tuple[int, int]]:
+        """Pixel intrinsics and (height, width) of the imagined camera: the first context view's, cut
+        to the centred square the model paints."""
         first = self.context[0] if self.context else 0
-        return self.views.intrinsics[first]
+        fx, fy, cx, cy = self.views.intrinsics[first]
+        height, width = self.views.size
+        side = min(height, width)
+        return np.array([fx, fy, cx - (width - side) / 2, cy - (height - side) / 2]), (side, side)
 
     def truth_scene(self) -> Any:
         """The gqn.scenes.Scene behind a procedural ViewSet (made once), else None."""
@@ -285,7 +289,7 @@ class Session:
         scene = self.truth_scene()
         if scene is None:
             return None
-        intrinsics, size = self.query_intrinsics(), self.views.size[0]
+        intrinsics, (size, _) = self.query_camera()
 
         def render(c2w: np.ndarray) -> np.ndarray:
             return scene.render(np.asarray(c2w)[None], intrinsics[None], size)[0]

@@ -230,8 +230,8 @@ class Viewport(gl.GLViewWidget):
         session = self.session
         if session.camera is None or session.views is None:
             return
-        corners = frustum_points(session.camera.c2w[None], session.query_intrinsics()[None], session.views.size,
-                                 session.frustum_size * 1.25)[0]
+        intrinsics, size = session.query_camera()
+        corners = frustum_points(session.camera.c2w[None], intrinsics[None], size, session.frustum_size * 1.25)[0]
         self.imagined.setData(pos=corners[FRUSTUM_EDGES].reshape(-1, 3), color=theme.rgba(theme.IMAGINED))
         if self.imagined_photo is not None:
             self._place_imagined_photo()
@@ -246,13 +246,13 @@ class Viewport(gl.GLViewWidget):
             self.addItem(self.imagined_photo)
         else:
             self.imagined_photo.setData(data)
-        self._imagined_scale = scale * self.session.views.size[1] / image.shape[1]
+        self._imagined_scale = scale * self.session.query_camera()[1][1] / image.shape[1]
         self._place_imagined_photo()
 
     def _place_imagined_photo(self) -> None:
         session = self.session
         self.imagined_photo.setVisible(session.show_photos)
-        self.imagined_photo.setTransform(image_plane_transform(session.camera.c2w, session.query_intrinsics(),
+        self.imagined_photo.setTransform(image_plane_transform(session.camera.c2w, session.query_camera()[0],
                                                                session.frustum_size * 1.25, self._imagined_scale))
 
     # --- the browsing camera ---------------------------------------------------------------------------
@@ -298,8 +298,10 @@ class Viewport(gl.GLViewWidget):
         c2w = session.camera.c2w
         forward, distance = c2w[:3, 2], max(session.camera.distance, 1e-3)
         azimuth, elevation = np.rad2deg(np.arctan2(-forward[1], -forward[0])), np.rad2deg(np.arcsin(np.clip(-forward[2], -1, 1)))
-        fx = session.query_intrinsics()[0]
-        self.opts["fov"] = float(np.rad2deg(2 * np.arctan(0.5 * session.views.size[1] / fx)))
+        (fx, fy, _, _), (height, width) = session.query_camera()
+        # pyqtgraph's fov is horizontal: wide enough that the camera's whole picture is in view
+        half_tan = max(0.5 * width / fx, 0.5 * height / fy * self.width() / max(self.height(), 1))
+        self.opts["fov"] = float(np.rad2deg(2 * np.arctan(half_tan)))
         self.setCameraPosition(pos=QVector3D(*(c2w[:3, 3] + forward * distance)), distance=distance,
                                elevation=float(elevation), azimuth=float(azimuth))
 
