@@ -253,3 +253,19 @@ def test_sparse_points_are_shown_subsampled(qtbot, make_window, photo_scene):
     photo_scene.point_colors = rng.integers(0, 256, (MAX_POINTS + 500, 3), dtype=np.uint8)
     window = make_window(photo_scene)
     assert len(window.viewport.points.pos) == MAX_POINTS
+
+
+def test_viewport_reports_its_camera_and_looks_through_the_imagined_one(qtbot, make_window, scene):
+    window = make_window(scene)
+    viewport = window.viewport
+    with qtbot.waitSignal(viewport.cameraChanged):
+        qtbot.mousePress(viewport, Qt.LeftButton, pos=viewport.rect().center())
+        qtbot.mouseMove(viewport, viewport.rect().center() + QPointF(40, 10).toPoint())
+        qtbot.mouseRelease(viewport, Qt.LeftButton)
+    before = viewport.camera_state()
+    window.session.orbit(30.0, 0.0)
+    window.look_action.trigger()
+    np.testing.assert_allclose(np.array(viewport.cameraPosition().toTuple()), window.session.camera.position, atol=1e-4)
+    assert viewport.camera_state() != before
+    viewport.axis_view("top")
+    assert viewport.camera_state()["elevation"] == 90
