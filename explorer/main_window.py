@@ -338,7 +338,7 @@ class MainWindow(QMainWindow):
             why = "No model loaded." if p.mean is None else \
                 "No true view here: snap to a real camera left out of the context (click its frustum) to compare."
             panel.difference.display(None, "", "", why)
-            panel.set_scores(None, None, note or ("no model" if p.mean is None else "no true view at this pose"))
+            panel.set_scores(None, None, "no model" if p.mean is None else note or "no true view at this pose")
         if p.std is not None:
             panel.uncertainty.display(heat(p.std, UNCERTAINTY_RANGE, UNCERTAINTY_CMAP), f"mean σ {p.std.mean():.3f}",
                                       f"spread of {p.samples} samples")
