@@ -27,7 +27,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--camera-path", metavar="JSON", help="keyframes saved from the app (Camera › Camera path)")
     parser.add_argument("--frames", type=int, default=None, help="frames of the video (default 72, or the path's)")
     parser.add_argument("--fps", type=int, default=None, help="frames per second of the video (default 24)")
-    parser.add_argument("--samples", type=int, default=None, help="samples averaged per view")
+    parser.add_argument("--samples", type=int, default=None,
+                        help="samples averaged per full view (default 8 in the window, 4 per video frame)")
     parser.add_argument("--timeout", type=float, default=SCREENSHOT_TIMEOUT_S,
                         help="--screenshot gives up after this many seconds")
     return parser.parse_args(argv)
@@ -169,13 +170,13 @@ def run_window(args: argparse.Namespace) -> int:
     import pyqtgraph as pg
 
     from explorer import theme
-    from explorer.main_window import MainWindow
+    from explorer.main_window import SAMPLES, MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("GQN Scene Explorer")
     pg.setConfigOptions(antialias=True)
     theme.apply(app)
-    window = MainWindow()
+    window = MainWindow(samples=args.samples or SAMPLES)
     try:
         ok = populate(window, args)
         window.show()
