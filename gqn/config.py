@@ -24,10 +24,10 @@ class ModelConfig:
     kernel: int = 3                 # ConvLSTM / prior / posterior kernel size
     canvas_channels: int = 4        # canvas channels at full resolution (stored pixel-shuffled)
     bf16: bool = True               # convolutions under bf16 autocast; LSTM cell state and losses stay fp32
-    epipolar_samples: int = 24      # depths sampled along each query ray = points on each epipolar line
+    epipolar_samples: int = 16      # depths sampled along each query ray = points on each epipolar line
     epipolar_channels: int = 32     # context feature channels the attention samples
-    epipolar_near: float = 0.5      # depth range of those samples, in scene units (model space)
-    epipolar_far: float = 20.0
+    epipolar_near: float = 0.5      # depth range of those samples, in scene units (model space);
+    epipolar_far: float = 20.0      # `gqn train` sets both from the training data
     trained_on: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -89,6 +89,15 @@ def training_cameras(dataset) -> dict[str, float]:
             "camera_radius": round(float(np.linalg.norm(positions, axis=-1).mean()), 4)}
 
 
+def depth_range(kind: str | None, camera_radius: float) -> tuple[float, float]:
+    """Where along the rays epipolar attention looks: the scene kind's own range, or, for data of no
+    known kind, a wide one around the cameras' distance from the scene centre."""
+    from gqn.scenes import KINDS, depth_range as kind_depth_range
+    if kind in KINDS:
+        return kind_depth_range(kind)
+    return 0.1 * camera_radius, 3.0 * camera_radius
+
+
 def dataset_mean_image(dataset, size: int) -> torch.Tensor:
     """Mean training image over (up to) the first MEAN_IMAGE_SCENES scenes: [3,size,size]."""
     images = dataset.images[:MEAN_IMAGE_SCENES]
@@ -134,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
         config.trained_on = {k: dataset.meta.get(k) for k in ("kind", "size", "views", "scenes", "seed")}
         config.trained_on["data"] = str(Path(args.data))
         config.trained_on.update(training_cameras(dataset))
+        config.epipolar_near, config.epipolar_far = depth_range(config.trained_on["kind"], config.trained_on["camera_radius"])
         return config
 
     session = TrainingSession.start(args, new_config, initial_weights=None)

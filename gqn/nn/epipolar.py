@@ -23,7 +23,8 @@ from gqn.config import ModelConfig
 
 MIN_DEPTH = 1e-3
 MASKED = -1e4
-PIXEL_CHANNELS = 4  # context colour along each pixel's ray, and how much of it some view sees
+OUTSIDE = 3.0  # normalised image coordinate where bilinear sampling reads only zero padding
+PIXEL_CHANNELS = 4  # context colour at the depth the attention expects along each pixel's ray, and how many views see it
 
 
 def query_rays(c2w: torch.Tensor, intrinsics: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -40,9 +41,10 @@ def query_rays(c2w: torch.Tensor, intrinsics: torch.Tensor, height: int, width: 
 
 def project_rays(origin: torch.Tensor, directions: torch.Tensor, depths: torch.Tensor, c2w: torch.Tensor,
                  intrinsics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Points origin + depth·direction of B×P query rays at D depths, projected into K views:
-    normalised image coords [B,K,P,D,2] and a mask [B,K,P,D] of points in front of the camera and
-    inside its image.
+    """Points origin + depth·direction of B×P query rays at D depths (the same for every ray, [D],
+    or each ray its own, [B,P,D]), projected into K views:
+    normalised image coords [B,K,P,D,2] (OUTSIDE where masked) and a mask [B,K,P,D] of points in
+    front of the camera and inside its image.
 
     In a view's camera frame the points are a + t·b (a: the query centre, b: the ray direction), so
     each image coordinate is (u0 + t·u1) / (z0 + t·z1): a few multiply-adds per point instead of a
@@ -52,7 +54,7 @@ def project_rays(origin: torch.Tensor, directions: torch.Tensor, depths: torch.T
     a = (rot_t @ (origin[:, None, :] - c2w[:, :, :3, 3])[..., None])[..., 0]         # [B,K,3]
     b = directions[:, None] @ c2w[:, :, :3, :3]                                      # [B,K,P,3] = Rᵀ d
     fx, fy, cx, cy = intrinsics.unbind(-1)                                           # [B,K] each
-    t = depths.reshape(1, 1, 1, -1)
+    t = depths.reshape(1, 1, 1, -1) if depths.dim() == 1 else depths[:, None]         # [D] or [B,P,D]
 
     def along(row_a: torch.Tensor, row_b: torch.Tensor) -> torch.Tensor:               # [B,K,P,D]
         return row_a[..., None, None] + t * row_b[..., None]
@@ -62,7 +64,9 @@ def project_rays(origin: torch.Tensor, directions: torch.Tensor, depths: torch.T
     u = along(fx * a[..., 0] + cx * a[..., 2], fx[..., None] * b[..., 0] + cx[..., None] * b[..., 2]) / z_safe
     v = along(fy * a[..., 1] + cy * a[..., 2], fy[..., None] * b[..., 1] + cy[..., None] * b[..., 2]) / z_safe
     inside = (z > MIN_DEPTH) & (u >= 0) & (u <= 1) & (v >= 0) & (v <= 1)
-    return torch.stack([u, v], -1).clamp(-1.0, 2.0), inside
+    # Points nobody sees move far outside the image, where sampling reads zeros: masking the
+    # coordinates is cheaper than masking the sampled features.
+    return torch.stack([u, v], -1).masked_fill(~inside[..., None], OUTSIDE), inside
 
 
 class EpipolarAttention(nn.Module):
@@ -83,16 +87,16 @@ class EpipolarAttention(nn.Module):
         return self.project_features(per_view.flatten(0, 1)).unflatten(0, per_view.shape[:2])
 
     def along_rays(self, maps: torch.Tensor, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
-                   height: int, width: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Sample context maps [B,K,C,h',w'] where the D depths of each ray of a height×width query grid
-        project: the samples [B,K,C,P,D], their mean over the views that see each point [B,C,P,D], and
-        how many views see it [B,1,P,D]."""
+                   height: int, width: int, depths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Sample context maps [B,K,C,h',w'] where the depths ([D] or [B,P,D]) of each ray of a
+        height×width query grid project: the samples [B,K,C,P,D] (zero where a view does not see the
+        point), their mean over the views that see each point [B,C,P,D], and how many do [B,1,P,D]."""
         batch, views = maps.shape[:2]
         origin, directions = query_rays(query_c2w.float(), query_intrinsics.float(), height, width)
-        uv, seen = project_rays(origin, directions, 1.0 / self.disparity, context.c2w.float(),
+        uv, seen = project_rays(origin, directions, depths, context.c2w.float(),
                                 context.intrinsics.float())                                     # [B,K,P,D,(2)]
         sampled = F.grid_sample(maps.float().flatten(0, 1), (uv * 2 - 1).flatten(0, 1), align_corners=False)
-        sampled = sampled.unflatten(0, (batch, views)) * seen[:, :, None]                       # [B,K,C,P,D]
+        sampled = sampled.unflatten(0, (batch, views))                                          # [B,K,C,P,D]
         count = seen.sum(1, keepdim=True, dtype=torch.float32)
         return sampled, sampled.sum(1) / count.clamp_min(1), count
 
@@ -102,27 +106,30 @@ class EpipolarAttention(nn.Module):
         that some view sees [B,4,H,W] (a sharp copy where the contexts saw the surface)."""
         batch, _, _, height, width = context.features.shape
         with torch.autocast(device_type=query_c2w.device.type, enabled=False):
-            sampled, mean, count = self.along_rays(context.features, context, query_c2w, query_intrinsics, height, width)
-            variance = ((sampled ** 2).sum(1) / count.clamp_min(1) - mean ** 2).clamp_min(0)  # unseen samples are 0
+            sampled, mean, count = self.along_rays(context.features, context, query_c2w, query_intrinsics,
+                                                   height, width, 1.0 / self.disparity)
+            squares = (sampled * sampled).sum(1)                                                 # unseen samples are 0
+            variance = (squares / count.clamp_min(1) - mean ** 2).clamp_min(0)
             disparity = (self.disparity / self.disparity[0]).expand(batch, 1, mean.shape[2], -1)
             described = torch.cat([mean, variance, disparity], 1)                              # [B,2C+1,P,D]
         logits = self.score(described).float().masked_fill(count == 0, MASKED)
         weights = torch.softmax(logits, dim=-1)                                                # [B,1,P,D]
-        pooled = (described * weights).sum(-1, keepdim=True)                                   # [B,2C+1,P,1]
+        pooled = torch.einsum("bcpd,bpd->bcp", described, weights[:, 0]).unsqueeze(-1)         # [B,2C+1,P,1]
         coverage = (count > 0).float().mean(-1, keepdim=True)
         gathered = self.out(torch.cat([pooled, coverage], 1)).reshape(batch, self.out_channels, height, width)
         return gathered, self.pixels(weights, context, query_c2w, query_intrinsics)
 
     def pixels(self, weights: torch.Tensor, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor) -> torch.Tensor:
-        """Per full-resolution pixel: the context colour along its ray, weighted by the depth attention
-        of its state cell (bilinearly upsampled), and the weight of the depths some view sees."""
+        """Per full-resolution pixel: the context colour (mean over the views that see it) at the depth
+        its state cell's attention expects (expected disparity, bilinearly upsampled), and the fraction
+        of views that see that point. One point per pixel and view, not D: the gather stays cheap,
+        and the colour still teaches the attention where the surface is (through the sample position)."""
         batch, _, _, size, _ = context.images.shape
-        side, depths = self.config.state_size, weights.shape[-1]
+        side = self.config.state_size
+        disparity = (weights[:, 0] * self.disparity).sum(-1).reshape(batch, 1, side, side)
+        disparity = F.interpolate(disparity, size=(size, size), mode="bilinear", align_corners=False)
+        depth = 1.0 / disparity.reshape(batch, size * size, 1)
         with torch.autocast(device_type=query_c2w.device.type, enabled=False):
-            _, colour, count = self.along_rays(context.images, context, query_c2w, query_intrinsics, size, size)
-        grid_weights = weights.reshape(batch, side, side, depths).permute(0, 3, 1, 2)
-        full = F.interpolate(grid_weights, size=(size, size), mode="bilinear", align_corners=False)
-        full = full.flatten(2).transpose(1, 2).unsqueeze(1)                                    # [B,1,HW,D]
-        rgb = (colour * full).sum(-1)
-        seen = ((count > 0).float() * full).sum(-1)
-        return torch.cat([rgb, seen], 1).reshape(batch, PIXEL_CHANNELS, size, size)
+            _, colour, count = self.along_rays(context.images, context, query_c2w, query_intrinsics, size, size, depth)
+        seen = count / context.images.shape[1]
+        return torch.cat([colour, seen], 1).reshape(batch, PIXEL_CHANNELS, size, size)

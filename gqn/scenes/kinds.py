@@ -80,3 +80,13 @@ def orbit_radius(kind: str) -> float:
     """Distance from scene_center at which the dataset's cameras stand (rooms-free: a ring inside the room)."""
     _check(kind)
     return rooms.RING_RADIUS if kind.startswith("rooms") else float(shepard_metzler.camera_distance(_cubes(kind)))
+
+
+def depth_range(kind: str) -> tuple[float, float]:
+    """(near, far): the depths at which a `kind` camera can see anything. Epipolar attention samples
+    its rays there, so the samples fall on the object instead of the empty space around it."""
+    _check(kind)
+    if kind.startswith("rooms"):
+        return 0.25, float(2 * rooms.HALF * np.sqrt(2))
+    distance, radius = shepard_metzler.camera_distance(_cubes(kind)), shepard_metzler.bounding_radius(_cubes(kind))
+    return float(max(0.1, distance - radius)), float(distance + radius)
