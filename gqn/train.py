@@ -279,6 +279,8 @@ class TrainingSession:
                 reason = "until"
             if self.step % config.checkpoint_every != 0:
                 self.checkpoint()
+            if world > 1:
+                dist.barrier()  # rank 0 may still be writing; tearing gloo down under it aborts the others
             result_row = {"event": "result", "run": str(self.out), "step": self.step, "stopped": reason,
                           "minutes": (time.monotonic() - started) / 60, "parameters": model.num_parameters()}
             if validate is not None and rank == 0:
