@@ -104,7 +104,7 @@ def populate(window, args: argparse.Namespace) -> bool:
     if model is not None:
         session.set_model(model, path)
     else:  # the scene still opens; the message offers another model
-        session.message(why, "error" if args.model else "warning", "Open model…", window.open_model_dialog)
+        session.message(why, "error" if args.model else "warning", "Open model…", window.open_model_dialog, topic="model")
     ok = model is not None or not args.model
     if args.paths:
         ok = window.open_paths(args.paths) and ok

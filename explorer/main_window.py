@@ -382,7 +382,7 @@ class MainWindow(QMainWindow):
         if opened.model is not None:
             self.session.set_model(opened.model, opened.model_path)
             self._remember(opened.model_path)
-            self.session.message(f"Loaded model {opened.model_path}.")
+            self.session.message(f"Loaded model {opened.model_path}.", topic="model")
         if opened.views is not None:
             self.session.set_views(opened.views)
             self._remember(str(paths[0]) if len(paths) == 1 else opened.views.source)
@@ -552,7 +552,7 @@ class MainWindow(QMainWindow):
         from gqn import load_model
         path = result.get("run") or str(out)
         self.session.set_model(load_model(path), str(path))
-        self.session.message(f"Loaded the model fitted to this scene (saved in {path}).")
+        self.session.message(f"Loaded the model fitted to this scene (saved in {path}).", topic="model")
 
     # --- exports ------------------------------------------------------------------------------------------------
 

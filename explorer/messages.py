@@ -54,6 +54,10 @@ class MessageArea(QWidget):
         self.rows.setSpacing(4)
 
     def add(self, message: Message) -> MessageRow:
+        if message.topic is not None:
+            for old in self.visible_rows():
+                if old.message.topic == message.topic:
+                    old._dismiss()
         row = MessageRow(message)
         self.rows.insertWidget(0, row)
         row.show()

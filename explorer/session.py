@@ -57,6 +57,7 @@ class Message:
     level: str = "info"                       # "info" | "warning" | "error"
     action_label: str | None = None           # e.g. "Estimate poses", shown as a button
     action: Callable[[], Any] | None = None
+    topic: str | None = None                  # a newer message on the same topic replaces this one
 
 
 @dataclass
@@ -322,8 +323,8 @@ class Session:
         self.events.display.emit()
 
     def message(self, text: str, level: str = "info", action_label: str | None = None,
-                action: Callable[[], Any] | None = None) -> Message:
-        msg = Message(text, level, action_label, action)
+                action: Callable[[], Any] | None = None, topic: str | None = None) -> Message:
+        msg = Message(text, level, action_label, action, topic)
         self.messages.append(msg)
         self.events.message.emit(msg)
         return msg

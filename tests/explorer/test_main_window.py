@@ -51,6 +51,16 @@ def test_bad_model_at_start_still_opens_the_scene(qtbot, make_window, tmp_path):
     assert window.model_label.text() == "No model loaded"
 
 
+def test_opening_a_model_replaces_the_no_model_message(qtbot, make_window, model_dir, tmp_path):
+    (tmp_path / "model").mkdir()
+    window = make_window()
+    populate(window, argparse.Namespace(model=str(tmp_path / "model"), paths=[]))
+    assert any("Open model" in row.button.text() for row in window.messages.visible_rows() if row.button)
+    drop(window, [model_dir])
+    texts = [row.message.text for row in window.messages.visible_rows()]
+    assert texts[0].startswith("Loaded model") and not any(str(tmp_path / "model") in t for t in texts)
+
+
 def test_dropping_a_folder_shows_one_frustum_per_view(qtbot, make_window, model, scene_folder, scene):
     window = make_window(model=model)
     drop(window, [scene_folder])
