@@ -242,7 +242,7 @@ class TrainingSession:
             shown = ("loss", "kl", "images_per_s", "psnr", "baseline_nearest_psnr")
             progress.update(self.step - progress.done, **{k: row[k] for k in shown if k in row})
 
-        reason = "done"
+        reason, validation = "done", {}
         last = config.steps if args.until is None else min(args.until, config.steps)
         try:
             while self.step < last:
@@ -268,7 +268,8 @@ class TrainingSession:
                 if self.step % config.checkpoint_every == 0:
                     self.checkpoint()
                     if validate is not None and rank == 0:
-                        log({"step": self.step, **validate(self.step)})
+                        validation = {"step": self.step, **validate(self.step)}
+                        log(validation)
                 if _agree(stop["signal"] is not None, world):
                     reason = "signal"
                     break
@@ -284,7 +285,9 @@ class TrainingSession:
             result_row = {"event": "result", "run": str(self.out), "step": self.step, "stopped": reason,
                           "minutes": (time.monotonic() - started) / 60, "parameters": model.num_parameters()}
             if validate is not None and rank == 0:
-                result_row.update(validate(self.step))
+                if validation.get("step") != self.step:
+                    validation = {"step": self.step, **validate(self.step)}
+                result_row.update({k: v for k, v in validation.items() if k != "step"})
         finally:
             if progress is not None:
                 progress.close()

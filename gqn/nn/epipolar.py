@@ -5,12 +5,14 @@ disparity between epipolar_near and epipolar_far) and project those points into 
 they fall on the cell's epipolar line there. Context features are sampled at those points; over the
 views that see a point we keep the mean and the variance of its features (a surface point looks the
 same from every view, empty space does not), and attention over the D depths picks where along the
-ray the surface is. Order invariant in the contexts, O(D) comparisons per cell and view.
+ray the surface is. Order invariant in the contexts, O(D) comparisons per cell and view. Each
+full-resolution pixel then also gets the context colour at the depth its cell's attention expects:
+a sharp copy, where the contexts saw the surface, that the generator's output head can use.
 
 Camera model: pinhole, no distortion, OpenCV axes; intrinsics normalised by the image size (see
 gqn.camera). Procedural scenes and gqn-datasets use a centred principal point and the field of view
-recorded with them; photos are undistorted and cropped to the model's field of view before they
-reach the model. Points behind a camera or outside its image are masked, never NaN.
+recorded with them; photos are cropped to the model's field of view before they reach the model
+(lens distortion is recorded by the readers, not removed: strongly distorted photos fit worse). Points behind a camera or outside its image are masked, never NaN.
 """
 
 from __future__ import annotations
