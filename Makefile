@@ -11,7 +11,7 @@ XVFB := xvfb-run -a -s "-screen 0 1280x800x24" env QT_QPA_PLATFORM=xcb
 .PHONY: run test install apt bench clean
 
 run: $(STAMP)
-	@if [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ]; then echo "No display found: running the window under Xvfb (make run ARGS="--screenshot out.png" saves a picture of it)."; $(MAKE) --no-print-directory apt; $(XVFB) $(PY) main.py $(ARGS); else $(PY) main.py $(ARGS); fi
+	@if [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ]; then echo "No display found: running the window under Xvfb (make run ARGS='--screenshot out.png' saves a picture of it)."; $(MAKE) --no-print-directory apt; $(XVFB) $(PY) main.py $(ARGS); else $(PY) main.py $(ARGS); fi
 
 test: $(STAMP) apt
 	$(XVFB) $(PY) -m pytest -q $(PYTEST_ARGS)
