@@ -46,7 +46,10 @@ def _chunks(total: int, size: int) -> list[slice]:
 
 def images_to_tensor(images: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
     """uint8 [...,H,W,3] -> float [...,3,size,size] in [0,1], resized (antialiased) if needed."""
-    x = torch.from_numpy(np.array(images, copy=True)) if isinstance(images, np.ndarray) else torch.as_tensor(images)
+    if isinstance(images, np.ndarray):  # torch wants writable memory; batches fancy-indexed from memmaps already are
+        x = torch.from_numpy(images if images.flags.writeable else images.copy())
+    else:
+        x = torch.as_tensor(images)
     lead = x.shape[:-3]
     x = x.reshape(-1, *x.shape[-3:]).permute(0, 3, 1, 2).float() / 255.0
     if x.shape[-2] != x.shape[-1]:
