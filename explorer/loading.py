@@ -108,15 +108,15 @@ def default_model(path: str | Path | None = None) -> tuple[Any, str | None, str 
 
 
 def demo_views(model: Any = None) -> tuple[ViewSet, str | None]:
-    """The first shipped demo scene, or a procedural one of the kind the model was trained on.
-    Returns (views, a note when the fallback was used)."""
+    """The first shipped demo scene (one of the kind the model was trained on first), or a procedural
+    one of that kind. Returns (views, a note when the fallback was used)."""
     note = None
-    for path in demo_scene_paths():
+    trained = getattr(getattr(model, "config", None), "trained_on", {}) or {}
+    for path in sorted(demo_scene_paths(), key=lambda path: path.name != trained.get("kind")):
         try:
             from gqn import load_views
             return load_views(path), None
         except GQNError as error:
             note = f"Demo scene {path.name} could not be read ({error}); showing a procedural scene instead."
-    trained = getattr(getattr(model, "config", None), "trained_on", {}) or {}
     return procedural_scene(trained.get("kind", FALLBACK_KIND), seed=0, views=int(trained.get("views", 15)),
                             size=int(trained.get("size", 64))), note

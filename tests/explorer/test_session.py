@@ -134,3 +134,18 @@ def test_scene_names_are_short(scene, photo_scene):
     photo_scene.source = "/data/garden/transforms.json"
     session.set_views(photo_scene)
     assert session.scene_name == "garden"
+
+
+def test_the_demo_scene_matches_the_kind_the_model_was_trained_on(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+    from explorer import loading
+    from gqn.data.dataset import write_dataset
+    for kind in ("rooms-ring", "shepard-metzler-7"):
+        write_dataset(tmp_path / kind, kind, scenes=1, views=3, size=16)
+    monkeypatch.setattr(loading, "DEMO_SCENES", tmp_path)
+    def trained_on(kind):
+        return SimpleNamespace(config=SimpleNamespace(trained_on={"kind": kind}))
+    for kind in ("rooms-ring", "shepard-metzler-7"):
+        views, note = loading.demo_views(trained_on(kind))
+        assert views.meta["kind"] == kind and note is None
+    assert loading.demo_views(None)[0].meta["kind"] == "rooms-ring"  # no model: the first by name
