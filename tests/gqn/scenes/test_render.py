@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 from gqn import camera
-from gqn.scenes import KINDS, Scene, make_scene, render_views, sample_cameras, scene_center, scene_from_meta
+from gqn.scenes import KINDS, Scene, depth_range, make_scene, render_views, sample_cameras, scene_center, scene_from_meta
 from gqn.scenes import geometry, rooms
+from gqn.scenes.kinds import scene_and_cameras
 from gqn.scenes.render import shade
 
 
@@ -111,6 +112,23 @@ def test_rooms_see_floor_below_the_horizon_and_stay_inside():
     for c2w, intrinsics in zip(ring.c2w, ring.intrinsics):
         (u, v), _ = camera.project(scene_center("rooms-ring"), c2w, intrinsics)
         assert np.allclose([u, v], 16.0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_depth_range_holds_everything_a_camera_sees_and_wastes_little_in_front(kind):
+    """Epipolar attention samples rays only between near and far: anything seen outside is lost, and
+    samples nearer than everything (uniform in disparity, most of them are near) are wasted."""
+    near, far = depth_range(kind)
+    depths = []
+    for seed in range(20):
+        scene, c2w, intrinsics = scene_and_cameras(kind, seed, 10, 64)
+        for pose, k in zip(c2w, intrinsics):
+            uv, z = camera.project(scene.triangles.reshape(-1, 3), pose, k)
+            seen = (z > 0) & ((uv >= 0) & (uv < 64)).all(-1)
+            depths.append(z[seen])
+    depths = np.concatenate(depths)
+    assert near <= depths.min() and depths.max() <= far
+    assert near >= 0.5 * depths.min()
 
 
 def test_scene_from_meta_renders_the_exact_ground_truth_anywhere():
