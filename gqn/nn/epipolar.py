@@ -12,7 +12,8 @@ a sharp copy, where the contexts saw the surface, that the generator's output he
 Camera model: pinhole, no distortion, OpenCV axes; intrinsics normalised by the image size (see
 gqn.camera). Procedural scenes and gqn-datasets use a centred principal point and the field of view
 recorded with them; photos are cropped to the model's field of view before they reach the model
-(lens distortion is recorded by the readers, not removed: strongly distorted photos fit worse). Points behind a camera or outside its image are masked, never NaN.
+(lens distortion is recorded by the readers, not removed: strongly distorted photos fit worse).
+Points behind a camera or outside its image are masked, never NaN.
 """
 
 from __future__ import annotations

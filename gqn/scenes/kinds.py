@@ -86,11 +86,12 @@ def depth_range(kind: str) -> tuple[float, float]:
     """(near, far): the depths at which a `kind` camera can see anything. Epipolar attention samples
     its rays there, so the samples fall on the object instead of the empty space around it."""
     _check(kind)
-    far = float(2 * rooms.HALF * np.sqrt(2))
-    if kind == "rooms-ring":  # nothing stands nearer than the object disc's edge, seen at most at an image corner
+    if kind.startswith("rooms"):
+        far = float(2 * rooms.HALF * np.sqrt(2))
+        if kind != "rooms-ring":
+            return 0.25, far
+        # nothing stands nearer a ring camera than the object disc's edge, seen at most at an image corner
         half_diagonal = np.arctan(np.sqrt(2) * np.tan(np.radians(rooms.FOV_DEG) / 2))
         return float((rooms.RING_RADIUS - rooms.OBJECT_AREA) * np.cos(half_diagonal)), far
-    if kind.startswith("rooms"):
-        return 0.25, far
     distance, radius = shepard_metzler.camera_distance(_cubes(kind)), shepard_metzler.bounding_radius(_cubes(kind))
     return float(max(0.1, distance - radius)), float(distance + radius)
