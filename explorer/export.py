@@ -16,7 +16,7 @@ from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
 from explorer.inference import Predictor
 
-FRAME_SIZE = 256  # each panel of a video frame is upscaled to this many pixels
+FRAME_SIZE = 256  # each panel of a video frame is scaled to this height, in its own aspect
 
 
 def keyframes_from_views(views: ViewSet, center: np.ndarray) -> np.ndarray:
@@ -52,7 +52,8 @@ def load_camera_path(path: str | Path) -> dict[str, Any]:
 
 
 def _panel(image: np.ndarray) -> np.ndarray:
-    return np.asarray(Image.fromarray(image).resize((FRAME_SIZE, FRAME_SIZE), Image.Resampling.NEAREST))
+    width = max(1, round(FRAME_SIZE * image.shape[1] / image.shape[0]))
+    return np.asarray(Image.fromarray(image).resize((width, FRAME_SIZE), Image.Resampling.NEAREST))
 
 
 def render_frames(predictor: Predictor, model: Any, views: ViewSet, context: tuple[int, ...], poses: np.ndarray,

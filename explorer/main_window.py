@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from explorer import export, loading, theme
 from explorer.compare import compare
-from explorer.inference import Prediction
+from explorer.inference import Prediction, QueryCamera
 from explorer.jobs import ChildJob, JobPanel
 from explorer.messages import MessageArea
 from explorer.session import Session
@@ -293,7 +293,7 @@ class MainWindow(QMainWindow):
         if s.views is None or s.camera is None:
             return None
         return self.worker.submit(s.model, s.views, s.context, s.camera.c2w, samples, draft, seed=0,
-                                  truth=s.truth_renderer())
+                                  truth=s.truth_renderer(), query=QueryCamera.from_pixels(*s.query_camera()))
 
     def request_view(self) -> None:
         if self.session.model is not None:

@@ -13,10 +13,11 @@ from typing import Any, Callable
 import numpy as np
 
 from gqn import camera
-from gqn.data.viewset import ViewSet
+from gqn.data.viewset import PROCEDURAL_FORMATS, ViewSet
 
 MIN_ELEVATION, MAX_ELEVATION = -85.0, 85.0
 DEFAULT_CONTEXTS = 3
+NO_MODEL_SIZE = 128     # long side of the imagined camera's picture when no model sets it
 
 
 class Event:
@@ -111,6 +112,16 @@ def spread_indices(n: int, k: int) -> list[int]:
     return sorted({int(i) for i in np.linspace(0, n, min(k, n), endpoint=False)})
 
 
+def default_context(views: ViewSet) -> list[int]:
+    """The views given to the model at first: for a photo capture every photo but those `gqn evaluate`
+    holds out (so the first imagined view can be scored against a photo the model never saw); for a
+    procedural scene a few spread around it, as the model was trained."""
+    if views.meta.get("format") in PROCEDURAL_FORMATS or len(views) < 5:
+        return spread_indices(len(views), DEFAULT_CONTEXTS)
+    from gqn.evaluate_capture import held_out_indices
+    return sorted(int(i) for i in held_out_indices(views.names, 5, 2)[1])
+
+
 class Session:
     """The scene, model, context set, imagined camera, selection and messages of one window."""
 
@@ -145,7 +156,7 @@ class Session:
         if not np.isfinite(self.scene_radius) or self.scene_radius <= 0:
             self.scene_radius = 1.0
         self.frustum_size = 0.25 * self.scene_radius
-        self.context = tuple(context if context is not None else spread_indices(len(views), DEFAULT_CONTEXTS))
+        self.context = tuple(context if context is not None else default_context(views))
         self.selected = None
         self.events.views.emit()
         self.events.context.emit()
@@ -268,13 +279,15 @@ class Session:
     # --- what the imagined camera is compared with -------------------------------------------------
 
     def query_camera(self) -> tuple[np.ndarray, tuple[int, int]]:
-        """Pixel intrinsics and (height, width) of the imagined camera: the first context view's, cut
-        to the centred square the model paints."""
+        """Pixel intrinsics and (height, width) of the imagined camera: the first context view's
+        camera, whole, at the size the model paints (its long side the model's resolution)."""
         first = self.context[0] if self.context else 0
-        fx, fy, cx, cy = self.views.intrinsics[first]
         height, width = self.views.size
-        side = min(height, width)
-        return np.array([fx, fy, cx - (width - side) / 2, cy - (height - side) / 2]), (side, side)
+        long_side = self.model.config.image_size if self.model is not None else min(max(height, width), NO_MODEL_SIZE)
+        scale = long_side / max(height, width)
+        size = (max(1, round(height * scale)), max(1, round(width * scale)))
+        normalised = self.views.normalised_intrinsics()[first]
+        return normalised * [size[1], size[0], size[1], size[0]], size
 
     def truth_scene(self) -> Any:
         """The gqn.scenes.Scene behind a procedural ViewSet (made once), else None."""
@@ -290,7 +303,7 @@ class Session:
         scene = self.truth_scene()
         if scene is None:
             return None
-        intrinsics, (size, _) = self.query_camera()
+        intrinsics, (size, _) = self.query_camera()   # procedural scenes are square
 
         def render(c2w: np.ndarray) -> np.ndarray:
             return scene.render(np.asarray(c2w)[None], intrinsics[None], size)[0]

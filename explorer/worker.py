@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 from PySide6.QtCore import QThread, Signal
 
-from explorer.inference import Predictor
+from explorer.inference import Predictor, QueryCamera
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
 
@@ -31,6 +31,7 @@ class Request:
     draft: bool
     seed: int = 0
     truth: Callable[[np.ndarray], np.ndarray] | None = None
+    query: QueryCamera | None = None
 
 
 @dataclass
@@ -61,11 +62,14 @@ class InferenceWorker(QThread):
     # --- called from the UI thread ---------------------------------------------------------------
 
     def submit(self, model: Any, views: ViewSet, context: tuple[int, ...], c2w: np.ndarray, samples: int,
-               draft: bool, seed: int = 0, truth: Callable[[np.ndarray], np.ndarray] | None = None) -> int:
-        """Ask for the view at c2w; replaces any request not yet started. Returns its sequence number."""
+               draft: bool, seed: int = 0, truth: Callable[[np.ndarray], np.ndarray] | None = None,
+               query: QueryCamera | None = None) -> int:
+        """Ask for the view at c2w through the `query` lens; replaces any request not yet started.
+        Returns its sequence number."""
         with self._wake:
             self._seq += 1
-            self._pending = Request(self._seq, model, views, tuple(context), np.array(c2w), samples, draft, seed, truth)
+            self._pending = Request(self._seq, model, views, tuple(context), np.array(c2w), samples, draft, seed,
+                                    truth, query)
             self._wake.notify()
             return self._seq
 
@@ -113,7 +117,7 @@ class InferenceWorker(QThread):
         self.inferences += 1
         try:
             result = self.predictor.run(request.seq, request.model, request.views, request.context, request.c2w,
-                                        request.samples, request.seed, request.truth, request.draft)
+                                        request.samples, request.seed, request.truth, request.draft, request.query)
             self.prediction.emit(result)
         except GQNError as error:
             self.failed.emit(request.seq, str(error))

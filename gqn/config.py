@@ -12,7 +12,7 @@ from typing import Any
 
 @dataclass
 class ModelConfig:
-    image_size: int = 64            # square images, pixels
+    image_size: int = 64            # training images (square), pixels; at inference the long side of every view
     representation: str = "tower"   # "tower" | "pool" | "epipolar"
     tower_channels: int = 64        # width inside the representation network
     r_channels: int = 64            # channels of the summed representation r
@@ -28,6 +28,7 @@ class ModelConfig:
     epipolar_channels: int = 32     # context feature channels the attention samples
     epipolar_near: float = 0.5      # depth range of those samples, in scene units (model space);
     epipolar_far: float = 20.0      # `gqn train` sets both from the training data
+    contexts: int = 5               # K: each query is rendered from the K views nearest to it
     trained_on: dict[str, Any] = field(default_factory=dict)
 
     @property

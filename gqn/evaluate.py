@@ -1,4 +1,7 @@
-"""`gqn evaluate`: how well a model imagines held-out views, against two baselines on the same queries.
+"""`gqn evaluate`: how well a model imagines held-out views, against baselines on the same queries.
+
+Two forms: `--data DATASET` (many procedural scenes, below) and `--views CAPTURE` (one capture's
+held-out photos against the classical baselines, gqn.evaluate_capture).
 
 Every scene gets one query view and K context views drawn from --seed and the scene index only; the
 contexts for a smaller K are the first of those for a larger K, so results for 1, 3, 5 contexts
@@ -34,9 +37,15 @@ METRICS = ["psnr_mean", "psnr_best", "ssim_mean", "ssim_best", "baseline_nearest
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model folder, or a training run (its latest checkpoint)")
-    parser.add_argument("--data", required=True, help="dataset folder of held-out scenes (made by `gqn scenes`)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="dataset folder of held-out scenes (made by `gqn scenes`)")
+    source.add_argument("--views", help="one capture (any format `gqn info` reads): its held-out photos are scored")
+    parser.add_argument("--scene", type=int, default=None, help="with --views: which scene of a multi-scene dataset")
+    parser.add_argument("--holdout-every", type=int, default=5, help="with --views: hold out every Nth photo (by name)")
+    parser.add_argument("--holdout-start", type=int, default=2, help="with --views: starting at this sorted position")
+    parser.add_argument("--size", type=int, default=128, help="with --views: long side of the rendered views, pixels")
     parser.add_argument("--contexts", type=int, nargs="+", default=[3], help="context views per scene; several values → one result each")
-    parser.add_argument("--samples", type=int, default=8, help="prior samples per query")
+    parser.add_argument("--samples", type=int, default=None, help="prior samples per query (default 8; 4 with --views)")
     parser.add_argument("--scenes", type=int, default=None, help="evaluate the first N scenes (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="chooses the views and the samples")
     parser.add_argument("--batch", type=int, default=8, help="scenes per forward pass")
@@ -87,7 +96,8 @@ def evaluate_batch(model: GQN, batch: SceneBatch, samples: int, mean_image: torc
     config = model.config
     with model.autocast():
         context = model.encode(batch.context_images, batch.context_c2w, batch.context_intrinsics)
-        cond, skip = model.condition(context, batch.query_c2w, batch.query_intrinsics)
+        cond, skip = model.condition(context, batch.query_c2w, batch.query_intrinsics,
+                                     model.grid(batch.query_image.shape[-2:]))
         repeat_skip = None if skip is None else skip.repeat_interleave(samples, 0)
         draws = model.generator.sample(cond.repeat_interleave(samples, 0), generator, repeat_skip)
         side = config.state_size
@@ -183,6 +193,12 @@ def _notes(model: GQN, dataset) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from gqn.data.dataset import SceneDataset
+
+    if args.views is not None:
+        from gqn import evaluate_capture
+        args.samples = 4 if args.samples is None else args.samples
+        return evaluate_capture.run(args)
+    args.samples = 8 if args.samples is None else args.samples
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model = load_model(args.model, device)

@@ -1,7 +1,7 @@
 """`gqn fit`: fine-tune a trained model to the views of one scene.
 
-Random context/query splits of the scene's own views train it; a few held-out views measure it
-against the nearest-photo baseline at every checkpoint. Same loop, checkpoints and --resume as
+Each training view is a query rendered from the views nearest to it; a few held-out views measure
+it against the nearest-photo and plane-sweep baselines at every checkpoint. Same loop, checkpoints and --resume as
 `gqn train`.
 """
 
@@ -10,15 +10,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from gqn import camera
+from gqn.baselines import nearest_photo, plane_sweep
 from gqn.checkpoint import read_model_folder
+from gqn.config import ModelConfig
+from gqn.data.images import fit_image
+from gqn.data.normalize import SceneFrame, transform_views
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
 from gqn.metrics import psnr
+from gqn.nn.model import frame_for, working_size
 from gqn.train import BatchSampler, TrainingSession
 
 
@@ -56,16 +59,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="JSON lines on stdout")
 
 
-def model_views(views: ViewSet, trained_on: dict, size: int) -> ViewSet:
-    """The scene as the model expects it: procedural scenes already are; photos are moved into model
-    space (centred, z-up, cameras at the training radius) and cropped to the training field of view."""
-    from gqn.data.normalize import to_model_input, to_model_space
-
-    if views.meta.get("format") in ("procedural", "dataset", "gqn-datasets") and views.size == (size, size):
-        return views
-    radius = trained_on.get("camera_radius")
-    moved = to_model_space(views, radius=radius)[0] if radius else views
-    return to_model_input(moved, size, trained_on.get("fov_deg"))
+def model_views(views: ViewSet, config: ModelConfig) -> tuple[ViewSet, SceneFrame]:
+    """The capture in the model's space (as `GQN.predict` places it) with its photos at the model's
+    resolution in their own aspect, and the frame that placed it."""
+    frame = frame_for(views, config)
+    moved = transform_views(views, frame.transform)
+    height, width = working_size(*views.size, config.image_size, config.r_scale)
+    if (height, width) != views.size:
+        moved.images = np.stack([fit_image(image, (height, width)) for image in views.images])
+        moved.intrinsics = views.normalised_intrinsics() * [width, height, width, height]
+    return moved, frame
 
 
 def holdout_indices(count: int, holdout: int) -> np.ndarray:
@@ -79,36 +82,41 @@ def run(args: argparse.Namespace) -> int:
     from gqn.data.load import load_views
 
     config, weights = read_model_folder(args.model)
-    views = model_views(load_views(args.views, scene=args.scene), config.trained_on, config.image_size)
+    views = load_views(args.views, scene=args.scene)
     held = holdout_indices(len(views), args.holdout)
     train_views = views[np.setdiff1d(np.arange(len(views)), held)]
     held_views = views[held]
+    placed, frame = model_views(train_views, config)
 
     def new_config():
-        return dataclasses.replace(config, trained_on={**config.trained_on, "fitted_to": str(views.source),
-                                                       "fitted_views": len(train_views)})
+        # Training sees the capture in model space, over the capture's own depth range (predict finds
+        # the same frame and range from the same photos).
+        return dataclasses.replace(config, epipolar_near=frame.near, epipolar_far=frame.far,
+                                   trained_on={**config.trained_on, "fitted_to": str(views.source),
+                                               "fitted_views": len(train_views)})
 
     session = TrainingSession.start(args, new_config, initial_weights=weights)
     model = session.model
-    contexts = min(args.max_contexts, len(train_views))
+    held_intrinsics = held_views.normalised_intrinsics()
+    size = working_size(*views.size, config.image_size, 1)
 
     def validate(step: int) -> dict:
-        """PSNR of the mean of prior samples on the held-out views, and of the nearest training photo."""
+        """PSNR of the mean of prior samples on the held-out views, of the nearest training photo
+        and of plane-sweep rendering from the training photos."""
         if len(held_views) == 0:
             return {}
         model.eval()
-        ours, nearest = [], []
+        scores = {"psnr": [], "baseline_nearest_psnr": [], "baseline_ibr_psnr": []}
+        encoding = model.encode_views(train_views)
         for i in range(len(held_views)):
-            distance = np.linalg.norm(train_views.positions - held_views.positions[i], axis=-1)
-            order = np.argsort(distance)
-            query_intr = camera.normalise_intrinsics(held_views.intrinsics[i], *held_views.size[::-1])
-            samples = model.predict(train_views[order[:contexts]], held_views.c2w[i:i + 1], samples=args.samples,
-                                    seed=args.seed, query_intrinsics=query_intr)
-            mean = samples[0].astype(np.float32).mean(0)
-            ours.append(psnr(mean / 255.0, held_views.images[i] / 255.0))
-            nearest.append(psnr(train_views.images[order[0]] / 255.0, held_views.images[i] / 255.0))
+            truth = fit_image(held_views.images[i], size)
+            drawn = model.sample_views(encoding, held_views.c2w[i], args.samples, args.seed, held_intrinsics[i], size)
+            guesses = {"psnr": drawn[0].astype(np.float32).mean(0),
+                       "baseline_nearest_psnr": nearest_photo(train_views, held_views.c2w[i], held_intrinsics[i], size),
+                       "baseline_ibr_psnr": plane_sweep(train_views, held_views.c2w[i], held_intrinsics[i], size)}
+            for key, guess in guesses.items():
+                scores[key].append(psnr(guess / 255.0, truth / 255.0))
         model.train()
-        return {"psnr": float(np.mean(ours)), "baseline_nearest_psnr": float(np.mean(nearest)),
-                "validated_on": len(held_views)}
+        return {**{key: float(np.mean(values)) for key, values in scores.items()}, "validated_on": len(held_views)}
 
-    return session.optimise(BatchSampler(OneScene.of(train_views), model.config, args.max_contexts), validate)
+    return session.optimise(BatchSampler(OneScene.of(placed), model.config, args.max_contexts, nearest=True), validate)

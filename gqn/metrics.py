@@ -20,7 +20,8 @@ SSIM_K1, SSIM_K2 = 0.01, 0.03
 
 def _as_float(images: Images) -> torch.Tensor:
     """uint8 or float images -> float tensor in [0,1] (float64 for numpy input: exact references)."""
-    x = torch.as_tensor(images)
+    read_only = isinstance(images, np.ndarray) and not images.flags.writeable
+    x = torch.as_tensor(images.copy() if read_only else images)   # torch wants writable memory
     if isinstance(images, np.ndarray):
         dtype = torch.float64
     else:

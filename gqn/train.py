@@ -21,11 +21,12 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from gqn.baselines.nearest import nearest_views
 from gqn.checkpoint import load_checkpoint, read_model_folder, save_checkpoint
 from gqn.config import ModelConfig, TrainConfig, preset
 from gqn.errors import GQNError
-from gqn.nn.model import GQN, images_to_tensor
-from gqn.progress import Progress, emit, report
+from gqn.nn.model import GQN, images_to_tensor, working_size
+from gqn.progress import Progress, report
 
 MEAN_IMAGE_SCENES = 512
 
@@ -55,29 +56,44 @@ class Batch:
 
 
 class BatchSampler:
-    """Random (scene, context views, query view) batches from a SceneDataset's memmaps."""
+    """Random (scene, context views, query view) batches from a SceneDataset's memmaps; images at the
+    model's resolution (long side) in their own aspect. With `nearest`, the contexts are the views
+    nearest the query (as `GQN.predict` picks them), else random ones."""
 
-    def __init__(self, dataset, config: ModelConfig, max_contexts: int) -> None:
+    def __init__(self, dataset, config: ModelConfig, max_contexts: int, nearest: bool = False) -> None:
         self.dataset = dataset
         self.config = config
+        self.nearest = nearest
         scenes, views, height, width = dataset.images.shape[:4]
         if views < 2:
             raise GQNError(f"{dataset.path}: scenes need at least 2 views to train (1 context + 1 query)")
         self.max_contexts = min(max_contexts, views - 1)
         self.scale = np.array([width, height, width, height], np.float64)
+        self.size = working_size(height, width, config.image_size, config.r_scale)
 
     def draw(self, batch: int, generator: torch.Generator) -> Batch:
         scenes, views = self.dataset.images.shape[:2]
         k = int(torch.randint(1, self.max_contexts + 1, (1,), generator=generator))
         scene = torch.randint(0, scenes, (batch,), generator=generator).numpy()
         order = torch.argsort(torch.rand(batch, views, generator=generator), dim=1)[:, : k + 1].numpy()
+        if self.nearest:   # the query, then the k views nearest to it
+            order = np.stack([self.nearest_first(s, row[0], k) for s, row in zip(scene, order)])
         rows = scene[:, None]
-        images = images_to_tensor(self.dataset.images[rows, order], self.config.image_size)
+        images = images_to_tensor(self.dataset.images[rows, order], self.size)
         c2w = torch.as_tensor(self.dataset.c2w[rows, order], dtype=torch.float32)
         intrinsics = torch.as_tensor(self.dataset.intrinsics[rows, order] / self.scale, dtype=torch.float32)
-        side = self.config.state_size
-        noise = torch.randn(self.config.steps, batch, self.config.z_channels, side, side, generator=generator)
+        height, width = self.size[0] // self.config.r_scale, self.size[1] // self.config.r_scale
+        noise = torch.randn(self.config.steps, batch, self.config.z_channels, height, width, generator=generator)
+        if self.nearest:
+            return Batch(images[:, 1:], c2w[:, 1:], intrinsics[:, 1:], images[:, 0], c2w[:, 0], intrinsics[:, 0], noise)
         return Batch(images[:, :k], c2w[:, :k], intrinsics[:, :k], images[:, k], c2w[:, k], intrinsics[:, k], noise)
+
+    def nearest_first(self, scene: int, query: int, k: int) -> np.ndarray:
+        """[k+1]: the query view, then the k other views of the scene nearest to it."""
+        c2w = np.asarray(self.dataset.c2w[scene], np.float64)
+        others = np.delete(np.arange(len(c2w)), query)
+        radius = max(float(np.median(np.linalg.norm(c2w[:, :3, 3], axis=-1))), 1e-9)
+        return np.concatenate([[query], others[nearest_views(c2w[others], c2w[query], k, radius)[0]]])
 
 
 def training_cameras(dataset) -> dict[str, float]:

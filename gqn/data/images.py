@@ -113,6 +113,15 @@ def centre_crop_box(width: int, height: int, aspect: float) -> tuple[float, floa
     return (0.0, (height - crop) / 2, float(width), (height + crop) / 2)
 
 
+def fit_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 [H,W,3] centre-cropped to the aspect of size = (height, width) and resized to it."""
+    height, width = size
+    if image.shape[:2] == (height, width):
+        return image
+    box = centre_crop_box(image.shape[1], image.shape[0], width / height)
+    return crop_and_resize(image, np.zeros(4), box, (width, height))[0]
+
+
 def to_common_size(images: list[np.ndarray], intrinsics: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Stack views of different sizes: the most common size wins, the others are centre-cropped to its
     aspect and resized to it."""

@@ -1,21 +1,22 @@
-"""Into model space: a scene's cameras moved to where the model's training cameras sat, photos cut to its inputs.
+"""Into model space: a scene's cameras moved to where the model's training cameras sat.
 
 A model trained on procedural scenes saw cameras at a known distance around the origin in a z-up
-world, with square images of one field of view. Real captures have their own centre, scale and up;
-`to_model_space` fixes those with one similarity transform (kept in meta so that poses can be mapped
-back) and `to_model_input` crops and resizes the photos.
+world. Real captures have their own centre, scale and up;
+`scene_frame` finds the one similarity transform that fixes those and the depth range the
+cameras see; `GQN.predict` applies it, so callers pass views in whatever frame their reader gave.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from gqn.data.images import centre_crop_box, crop_and_resize
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
 
 PARALLEL_AXES_EIGENVALUE = 1e-2  # below this the optical axes are too close to parallel to meet anywhere
-FOV_TOLERANCE = 0.01             # a photo up to 1 % short of the model's field of view is cropped anyway
+COMMON_REGION_MARGIN = 0.25      # the scene centre may project this far (image fractions) outside a photo
 
 
 def similarity_matrix(scale: float, rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
@@ -52,17 +53,23 @@ def alignment_errors(estimated: np.ndarray, truth: np.ndarray) -> dict[str, floa
             "position_error_max": float(fraction.max()), "position_error_median": float(np.median(fraction))}
 
 
+def transform_poses(transform: np.ndarray, c2w: np.ndarray) -> np.ndarray:
+    """Camera poses [...,4,4] carried by a similarity `transform`; they stay rigid (the scale moves
+    only the positions)."""
+    transform = np.asarray(transform, np.float64)
+    scale = np.cbrt(np.linalg.det(transform[:3, :3]))
+    moved = np.array(c2w, np.float64)
+    moved[..., :3, :3] = transform[:3, :3] / scale @ moved[..., :3, :3]
+    moved[..., :3, 3] = moved[..., :3, 3] @ transform[:3, :3].T + transform[:3, 3]
+    return moved
+
+
 def transform_views(views: ViewSet, transform: np.ndarray) -> ViewSet:
     """The same views in a world moved by a similarity `transform`; poses stay rigid."""
     transform = np.asarray(transform, np.float64)
-    scale = np.cbrt(np.linalg.det(transform[:3, :3]))
-    rotation = transform[:3, :3] / scale
-    c2w = views.c2w.copy()
-    c2w[:, :3, :3] = rotation @ views.c2w[:, :3, :3]
-    c2w[:, :3, 3] = views.positions @ transform[:3, :3].T + transform[:3, 3]
     points = None if views.points is None else (views.points @ transform[:3, :3].T + transform[:3, 3]).astype(np.float32)
     moved = views[:]
-    moved.c2w, moved.points = c2w, points
+    moved.c2w, moved.points = transform_poses(transform, views.c2w), points
     return moved
 
 
@@ -84,9 +91,11 @@ def up_rotation(c2w: np.ndarray) -> np.ndarray:
     return np.eye(3) if norm < 1e-3 else rotation_between(up / norm, np.array([0.0, 0.0, 1.0]))
 
 
-def scene_centre(c2w: np.ndarray, points: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+def scene_centre(c2w: np.ndarray, points: np.ndarray | None = None,
+                 depth_range: tuple[float, float] | None = None) -> tuple[np.ndarray, str]:
     """(centre, how it was found): the point nearest every optical axis (least squares) when the axes
-    meet in front of the cameras, else the middle of the sparse points, else the cameras' centroid."""
+    meet in front of the cameras; else the middle of the sparse points; else, for a forward-facing
+    capture, a point ahead of the cameras at the depth the capture records (or at twice their spread)."""
     origins, axes = c2w[:, :3, 3], c2w[:, :3, 2]
     projectors = np.eye(3) - axes[:, :, None] * axes[:, None, :]   # (I - d dᵀ): distance to each axis
     system = projectors.mean(0)
@@ -97,50 +106,124 @@ def scene_centre(c2w: np.ndarray, points: np.ndarray | None = None) -> tuple[np.
     if points is not None and len(points) >= 4:
         low, high = np.percentile(points, [2, 98], axis=0)
         return (low + high) / 2, "points"
-    return origins.mean(0), "camera-centroid"
+    forward = axes.mean(0)
+    if np.linalg.norm(forward) < 0.5:   # the cameras look every which way: no "ahead" to find
+        return origins.mean(0), "camera-centroid"
+    spread = float(np.linalg.norm(np.ptp(origins, axis=0)))
+    depth = float(np.sqrt(depth_range[0] * depth_range[1])) if depth_range else 2.0 * spread
+    if not depth > 0:
+        return origins.mean(0), "camera-centroid"
+    return origins.mean(0) + depth * forward / np.linalg.norm(forward), "ahead"
 
 
-def to_model_space(views: ViewSet, radius: float = 1.0) -> tuple[ViewSet, np.ndarray]:
-    """(views centred, z-up and scaled so the mean camera distance to the centre is `radius`, the 4×4
-    similarity that did it). The transform is composed into meta["model_space"] so that the app maps
-    poses back with its inverse."""
-    centre, method = scene_centre(views.c2w, views.points)
+@dataclass
+class SceneFrame:
+    """Where a capture sits in the model's space: the similarity taking scene coordinates there
+    (centred, z-up, cameras at the model's training radius) and the depth range of what the
+    cameras see, in model units. `GQN.predict` finds it; nobody else normalises."""
+
+    transform: np.ndarray           # 4×4 similarity, scene -> model space
+    near: float
+    far: float
+    centre_method: str = "identity"
+    depth_method: str = "model"
+
+    @classmethod
+    def identity(cls, near: float, far: float) -> "SceneFrame":
+        return cls(np.eye(4), near, far)
+
+    def poses(self, c2w: np.ndarray) -> np.ndarray:
+        """Scene poses [...,4,4] in model space."""
+        return transform_poses(self.transform, c2w)
+
+    def describe(self) -> dict:
+        return {"transform": self.transform.tolist(), "near": self.near, "far": self.far,
+                "centre": self.centre_method, "depth_range": self.depth_method}
+
+
+def scene_frame(views: ViewSet, radius: float = 1.0) -> SceneFrame:
+    """The frame of a capture: centre (the region box when one is set, else see `scene_centre`),
+    up from the cameras, scale putting them at `radius`, depth range from the region, the sparse
+    points, the capture's recorded bounds or the camera layout, in that order."""
+    region = region_box(views)
+    recorded = views.meta.get("depth_range")
+    if region is not None:
+        centre, method = region.mean(0), "region"
+    else:
+        centre, method = scene_centre(views.c2w, views.points, tuple(recorded) if recorded else None)
+    check_common_region(views, centre)
     rotation = up_rotation(views.c2w)
     distance = np.linalg.norm(views.positions - centre, axis=-1).mean()
     if not distance > 1e-9:
-        raise GQNError(f"{views.source}: every camera sits at the scene centre; cannot scale the scene")
+        raise GQNError(f"{views.source}: every camera sits at the scene centre; the capture shows no scene to "
+                       "render (rotation-only panoramas are not supported)")
     scale = radius / distance
-    transform = similarity_matrix(scale, rotation, -scale * rotation @ centre)
-    moved = transform_views(views, transform)
-    previous = np.array(views.meta.get("model_space", {}).get("transform", np.eye(4)))
-    moved.meta["model_space"] = {"transform": (transform @ previous).tolist(), "centre_method": method,
-                                 "radius": radius}
-    return moved, transform
+    near, far, depth_method = scene_depth_range(views, centre, region)
+    return SceneFrame(similarity_matrix(scale, rotation, -scale * rotation @ centre),
+                      near * scale, far * scale, method, depth_method)
 
 
-def to_model_input(views: ViewSet, size: int, fov_deg: float | None = None) -> ViewSet:
-    """Square `size`×`size` inputs: a crop around each principal point with the model's field of view
-    (or the largest centred square when `fov_deg` is None), resized with antialiasing. A photo whose
-    field of view is narrower than the model's cannot be cropped to match: GQNError."""
-    height, width = views.size
-    images, intrinsics = [], []
-    for name, image, (fx, fy, cx, cy) in zip(views.names, views.images, views.intrinsics):
-        if fov_deg is None:
-            box = centre_crop_box(width, height, 1.0)
-        else:
-            half = np.tan(np.deg2rad(fov_deg) / 2)
-            half_w, half_h = fx * half, fy * half
-            room_w, room_h = min(cx, width - cx), min(cy, height - cy)
-            if half_w > (1 + FOV_TOLERANCE) * room_w or half_h > (1 + FOV_TOLERANCE) * room_h:
-                photo_fov = np.rad2deg(2 * np.arctan([room_w / fx, room_h / fy]))
-                raise GQNError(f"{views.source}: view {name} sees {photo_fov[0]:.1f}°×{photo_fov[1]:.1f}° around its "
-                               f"centre, narrower than the model's {fov_deg:.1f}°; it cannot be cropped to match")
-            half_w, half_h = min(half_w, room_w), min(half_h, room_h)
-            box = (cx - half_w, cy - half_h, cx + half_w, cy + half_h)
-        image, k = crop_and_resize(image, np.array([fx, fy, cx, cy]), box, (size, size))
-        images.append(image)
-        intrinsics.append(k)
-    cut = views[:]
-    cut.images, cut.intrinsics = np.stack(images), np.array(intrinsics)
-    cut.meta["model_input"] = {"size": size, "fov_deg": fov_deg}
-    return cut
+def region_box(views: ViewSet) -> np.ndarray | None:
+    """The [2,3] (min, max) box of views.meta["region"], or None; GQNError when it is malformed."""
+    region = views.meta.get("region")
+    if region is None:
+        return None
+    try:
+        box = np.array([region["min"], region["max"]], np.float64)
+    except (KeyError, TypeError, ValueError):
+        raise GQNError(f"{views.source}: the region must be {{'min': [x, y, z], 'max': [x, y, z]}}, got {region!r}") from None
+    if box.shape != (2, 3) or not np.isfinite(box).all() or not (box[1] > box[0]).all():
+        raise GQNError(f"{views.source}: the region box {box.tolist()} is empty or not finite")
+    return box
+
+
+def depths_in_cameras(c2w: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """z of world points [P,3] in each camera [V,4,4]: [V,P]."""
+    return np.einsum("vi,vpi->vp", c2w[:, :3, 2], points[None] - c2w[:, None, :3, 3])
+
+
+def scene_depth_range(views: ViewSet, centre: np.ndarray, region: np.ndarray | None = None) -> tuple[float, float, str]:
+    """(near, far, how) in scene units: where along the cameras' rays the scene can be."""
+    c2w = views.c2w
+    if region is not None:
+        corners = np.array(np.meshgrid(*region.T, indexing="ij")).reshape(3, -1).T
+        depths = depths_in_cameras(c2w, corners)
+        near, far, how = max(depths.min(), 0.0), depths.max(), "region"
+    elif views.points is not None and len(views.points) >= 8:
+        depths = depths_in_cameras(c2w, views.points.astype(np.float64))
+        depths = depths[depths > 0]
+        near, far, how = 0.8 * np.percentile(depths, 1), 1.25 * np.percentile(depths, 99), "points"
+    elif views.meta.get("depth_range"):
+        low, high = views.meta["depth_range"]
+        near, far, how = low, high, "recorded"
+    else:
+        distance = float(np.median(depths_in_cameras(c2w, centre[None])))
+        near, far, how = 0.25 * distance, 2.5 * distance, "layout"
+    typical = float(np.median(np.linalg.norm(views.positions - centre, axis=-1)))
+    near = max(float(near), 0.02 * typical)
+    far = max(float(far), 1.5 * near)
+    if not (np.isfinite(near) and np.isfinite(far)):
+        raise GQNError(f"{views.source}: could not find the depth range of the scene ({how})")
+    return near, far, how
+
+
+def check_common_region(views: ViewSet, centre: np.ndarray) -> None:
+    """GQNError unless at least half the cameras (two at least) see near the scene centre: captures
+    whose cameras look at different things give the model nothing to agree on."""
+    if len(views) < 2:
+        return
+    uv, depth = project_normalised(views, centre)
+    sees = (depth > 0) & (np.abs(uv - 0.5) <= 0.5 + COMMON_REGION_MARGIN).all(-1)
+    if sees.sum() < max(2, len(views) / 2):
+        raise GQNError(f"{views.source}: the cameras do not look at a common region (only {int(sees.sum())} of "
+                       f"{len(views)} see the middle of the capture); the model needs photos of one scene "
+                       "from several sides")
+
+
+def project_normalised(views: ViewSet, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A world point in every view: normalised image coordinates [V,2] and depth [V]."""
+    local = np.einsum("vji,vj->vi", views.c2w[:, :3, :3], point - views.positions)
+    fx, fy, cx, cy = views.normalised_intrinsics().T
+    depth = local[:, 2]
+    safe = np.where(np.abs(depth) > 1e-9, depth, 1e-9)
+    return np.stack([fx * local[:, 0] / safe + cx, fy * local[:, 1] / safe + cy], -1), depth

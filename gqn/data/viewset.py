@@ -11,6 +11,8 @@ from gqn import camera
 
 # Field of view assumed where a source gives none (procedural scenes default to it too).
 DEFAULT_FOV_DEG = 45.0
+# Formats made by the project's procedural generators: their scenes sit in a procedural model's own space.
+PROCEDURAL_FORMATS = ("procedural", "dataset", "gqn-datasets")
 
 
 @dataclass

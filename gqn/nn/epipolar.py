@@ -10,10 +10,11 @@ full-resolution pixel then also gets the context colour at the depth its cell's 
 a sharp copy, where the contexts saw the surface, that the generator's output head can use.
 
 Camera model: pinhole, no distortion, OpenCV axes; intrinsics normalised by the image size (see
-gqn.camera). Procedural scenes and gqn-datasets use a centred principal point and the field of view
-recorded with them; photos are cropped to the model's field of view before they reach the model
-(lens distortion is recorded by the readers, not removed: strongly distorted photos fit worse).
-Points behind a camera or outside its image are masked, never NaN.
+gqn.camera), so any field of view, aspect ratio and principal point, and a query grid of any shape.
+Depths are spaced in disparity over the scene's own depth range (Context.depth_range, found by
+`GQN.predict` from the capture) or, in training, the config's range. Lens distortion is recorded by
+the readers, not removed: strongly distorted photos fit worse. Points behind a camera or outside
+its image are masked, never NaN.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ def query_rays(c2w: torch.Tensor, intrinsics: torch.Tensor, height: int, width: 
 
 def project_rays(origin: torch.Tensor, directions: torch.Tensor, depths: torch.Tensor, c2w: torch.Tensor,
                  intrinsics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Points origin + depth·direction of B×P query rays at D depths (the same for every ray, [D],
-    or each ray its own, [B,P,D]), projected into K views:
+    """Points origin + depth·direction of B×P query rays at D depths (the same for every ray, [D];
+    per batch element, [B,1,D]; or each ray its own, [B,P,D]), projected into K views:
     normalised image coords [B,K,P,D,2] (OUTSIDE where masked) and a mask [B,K,P,D] of points in
     front of the camera and inside its image.
 
@@ -85,13 +86,21 @@ class EpipolarAttention(nn.Module):
         disparity = torch.linspace(1 / config.epipolar_near, 1 / config.epipolar_far, config.epipolar_samples)
         self.register_buffer("disparity", disparity, persistent=False)
 
+    def disparities(self, context) -> torch.Tensor:
+        """[B,D] disparities sampled along every ray: the context's depth range, else the config's."""
+        if context.depth_range is None:
+            return self.disparity.expand(context.c2w.shape[0], -1)
+        steps = torch.linspace(0.0, 1.0, len(self.disparity), device=self.disparity.device)
+        near, far = context.depth_range.float().unbind(-1)
+        return (1 / near)[:, None] + steps * (1 / far - 1 / near)[:, None]
+
     def features(self, per_view: torch.Tensor) -> torch.Tensor:
-        """Per-view representation [B,K,R,h,w] -> the features attention samples [B,K,C,h,w]."""
-        return self.project_features(per_view.flatten(0, 1)).unflatten(0, per_view.shape[:2])
+        """Per-view representations [N,R,h,w] -> the features attention samples [N,C,h,w]."""
+        return self.project_features(per_view)
 
     def along_rays(self, maps: torch.Tensor, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
                    height: int, width: int, depths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Sample context maps [B,K,C,h',w'] where the depths ([D] or [B,P,D]) of each ray of a
+        """Sample context maps [B,K,C,h',w'] where the depths ([B,1,D] or [B,P,D]) of each ray of a
         height×width query grid project: the samples [B,K,C,P,D] (zero where a view does not see the
         point), their mean over the views that see each point [B,C,P,D], and how many do [B,1,P,D]."""
         batch, views = maps.shape[:2]
@@ -103,36 +112,42 @@ class EpipolarAttention(nn.Module):
         count = seen.sum(1, keepdim=True, dtype=torch.float32)
         return sampled, sampled.sum(1) / count.clamp_min(1), count
 
-    def forward(self, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """What the contexts show along each query ray: features gathered for each cell of the state
-        grid [B,C,h,w], and the context colour at the attended depths for each pixel plus how much of
-        that some view sees [B,4,H,W] (a sharp copy where the contexts saw the surface)."""
-        batch, _, _, height, width = context.features.shape
+    def forward(self, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
+                grid: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the contexts show along each query ray: features gathered for each cell of the query's
+        state grid (height, width) [B,C,h,w], and the context colour at the attended depths for each
+        pixel plus how much of that some view sees [B,4,h·s,w·s] (a sharp copy where the contexts saw
+        the surface)."""
+        batch = context.features.shape[0]
+        height, width = grid
+        disparities = self.disparities(context)                                                # [B,D]
         with torch.autocast(device_type=query_c2w.device.type, enabled=False):
             sampled, mean, count = self.along_rays(context.features, context, query_c2w, query_intrinsics,
-                                                   height, width, 1.0 / self.disparity)
+                                                   height, width, 1.0 / disparities[:, None])
             squares = (sampled * sampled).sum(1)                                                 # unseen samples are 0
             variance = (squares / count.clamp_min(1) - mean ** 2).clamp_min(0)
-            disparity = (self.disparity / self.disparity[0]).expand(batch, 1, mean.shape[2], -1)
+            relative = disparities / disparities[:, :1]
+            disparity = relative[:, None, None].expand(batch, 1, mean.shape[2], -1)
             described = torch.cat([mean, variance, disparity], 1)                              # [B,2C+1,P,D]
         logits = self.score(described).float().masked_fill(count == 0, MASKED)
         weights = torch.softmax(logits, dim=-1)                                                # [B,1,P,D]
         pooled = torch.einsum("bcpd,bpd->bcp", described, weights[:, 0]).unsqueeze(-1)         # [B,2C+1,P,1]
         coverage = (count > 0).float().mean(-1, keepdim=True)
         gathered = self.out(torch.cat([pooled, coverage], 1)).reshape(batch, self.out_channels, height, width)
-        return gathered, self.pixels(weights, context, query_c2w, query_intrinsics)
+        return gathered, self.pixels(weights, disparities, context, query_c2w, query_intrinsics, grid)
 
-    def pixels(self, weights: torch.Tensor, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor) -> torch.Tensor:
+    def pixels(self, weights: torch.Tensor, disparities: torch.Tensor, context, query_c2w: torch.Tensor,
+               query_intrinsics: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
         """Per full-resolution pixel: the context colour (mean over the views that see it) at the depth
         its state cell's attention expects (expected disparity, bilinearly upsampled), and the fraction
         of views that see that point. One point per pixel and view, not D: the gather stays cheap,
         and the colour still teaches the attention where the surface is (through the sample position)."""
-        batch, _, _, size, _ = context.images.shape
-        side = self.config.state_size
-        disparity = (weights[:, 0] * self.disparity).sum(-1).reshape(batch, 1, side, side)
-        disparity = F.interpolate(disparity, size=(size, size), mode="bilinear", align_corners=False)
-        depth = 1.0 / disparity.reshape(batch, size * size, 1)
+        batch = context.images.shape[0]
+        height, width = grid[0] * self.config.r_scale, grid[1] * self.config.r_scale
+        disparity = (weights[:, 0] * disparities[:, None]).sum(-1).reshape(batch, 1, *grid)
+        disparity = F.interpolate(disparity, size=(height, width), mode="bilinear", align_corners=False)
+        depth = 1.0 / disparity.reshape(batch, height * width, 1)
         with torch.autocast(device_type=query_c2w.device.type, enabled=False):
-            _, colour, count = self.along_rays(context.images, context, query_c2w, query_intrinsics, size, size, depth)
+            _, colour, count = self.along_rays(context.images, context, query_c2w, query_intrinsics, height, width, depth)
         seen = count / context.images.shape[1]
-        return torch.cat([colour, seen], 1).reshape(batch, PIXEL_CHANNELS, size, size)
+        return torch.cat([colour, seen], 1).reshape(batch, PIXEL_CHANNELS, height, width)

@@ -1,14 +1,14 @@
 """GQN: representation network + ConvDRAW generator, trained on the ELBO.
 
 Shapes: B scenes, K context views, Q queries, S samples, R representation channels,
-h×w the generator's state resolution (image_size / r_scale).
+h×w the generator's state resolution (image size / r_scale). Every part is convolutional or
+works per pixel, so views and queries may have any shape and camera; a capture's views are
+encoded once (`Encoding`) and each query gathers the K of them that matter.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +17,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from gqn import camera
+from gqn.baselines.nearest import nearest_views
 from gqn.config import ModelConfig
-from gqn.data.viewset import ViewSet
+from gqn.data.normalize import SceneFrame, scene_frame
+from gqn.data.viewset import PROCEDURAL_FORMATS, ViewSet
 from gqn.errors import GQNError
 from gqn.nn.generator import Generator
 from gqn.nn.representation import VIEWPOINT_DIM, Pool, Tower, viewpoint
@@ -33,31 +36,135 @@ class Context:
     intrinsics: torch.Tensor        # [B,K,4] normalised (fx/W, fy/H, cx/W, cy/H)
     features: torch.Tensor | None = None  # [B,K,C,h,w] per-view features ("epipolar" only)
     images: torch.Tensor | None = None    # [B,K,3,H,W] the context images ("epipolar" only)
+    depth_range: torch.Tensor | None = None  # [B,2] (near, far) of the scene; None: the config's
 
-    def expand(self, n: int) -> "Context":
-        """The same (single) context set for n queries, without copying."""
-        return Context(**{f.name: None if (t := getattr(self, f.name)) is None else t.expand(n, *t.shape[1:])
-                          for f in dataclasses.fields(self)})
+
+@dataclass
+class Encoding:
+    """A capture encoded once, in model space: every view's representation, reused for every query
+    (each query sums the K views nearest to it)."""
+
+    per_view: torch.Tensor               # [V,R,h,w]
+    c2w: torch.Tensor                    # [V,4,4] in model space
+    intrinsics: torch.Tensor             # [V,4] normalised
+    frame: SceneFrame                    # scene -> model space, and the scene's depth range there
+    view_size: tuple[int, int]           # (height, width) of the views as given (their aspect is the default)
+    features: torch.Tensor | None = None  # [V,C,h,w] ("epipolar" only)
+    images: torch.Tensor | None = None    # [V,3,H,W] ("epipolar" only)
+
+    def __len__(self) -> int:
+        return len(self.c2w)
+
+    def context(self, index: torch.Tensor, depth_range: torch.Tensor | None) -> Context:
+        """The context sets index [Q,K] (view numbers) as a batch of Q."""
+        gather = lambda t: None if t is None else t[index]  # noqa: E731
+        return Context(r=self.per_view[index].sum(1), c2w=self.c2w[index], intrinsics=self.intrinsics[index],
+                       features=gather(self.features), images=gather(self.images),
+                       depth_range=None if depth_range is None else depth_range.expand(len(index), 2))
+
+
+ENCODE_CHUNK = 32      # views encoded per forward pass
+QUERY_CHUNK = 16       # queries conditioned per pass (each gathers its own K contexts)
+MAX_OUTPUT_SIDE = 4096
+INSIDE_FRACTION = 0.1  # a query nearer the scene centre than this fraction of the cameras' distance is inside it
 
 
 def _chunks(total: int, size: int) -> list[slice]:
     return [slice(start, start + size) for start in range(0, total, size)]
 
 
-def images_to_tensor(images: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
-    """uint8 [...,H,W,3] -> float [...,3,size,size] in [0,1], resized (antialiased) if needed."""
+def images_to_tensor(images: np.ndarray | torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
+    """uint8 [...,H,W,3] -> float [...,3,height,width] in [0,1] at `size` (one side for square
+    images, or (height, width)), resized (antialiased) if needed."""
     if isinstance(images, np.ndarray):  # torch wants writable memory; batches fancy-indexed from memmaps already are
         x = torch.from_numpy(images if images.flags.writeable else images.copy())
     else:
         x = torch.as_tensor(images)
     lead = x.shape[:-3]
+    size = (size, size) if isinstance(size, int) else tuple(size)
     x = x.reshape(-1, *x.shape[-3:]).permute(0, 3, 1, 2).float() / 255.0
-    if x.shape[-2] != x.shape[-1]:
-        raise GQNError(f"the model takes square images, got {x.shape[-2]}×{x.shape[-1]}: crop them first "
-                       "(gqn.data.normalize.to_model_input)")
-    if x.shape[-1] != size:
-        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
-    return x.reshape(*lead, 3, size, size)
+    return resize(x, size).reshape(*lead, 3, *size)
+
+
+def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """float images [N,3,H,W] in [0,1] at (height, width), antialiased; the same tensor when already so."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=tuple(size), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+
+
+def working_size(height: int, width: int, long_side: int, multiple: int) -> tuple[int, int]:
+    """(height, width) with the aspect of height×width, the long side about `long_side`, both sides
+    multiples of `multiple` (the generator's cells). Normalised intrinsics hold at any size."""
+    scale = long_side / max(height, width)
+    return (max(multiple, round(height * scale / multiple) * multiple),
+            max(multiple, round(width * scale / multiple) * multiple))
+
+
+def frame_for(views: ViewSet, config: ModelConfig) -> SceneFrame:
+    """Scene -> model space for these views. Scenes made by the project's own procedural generators
+    already sit where a procedural model was trained; any other capture is centred, turned z-up and
+    scaled to the training cameras' distance, with its own depth range."""
+    if views.meta.get("format") in PROCEDURAL_FORMATS and "photo" not in str(config.trained_on.get("kind", "")):
+        return SceneFrame.identity(config.epipolar_near, config.epipolar_far)
+    if len(views) < 2:
+        raise GQNError(f"{views.source}: {len(views)} photo{'s' * (len(views) != 1)}; the model needs at least "
+                       "2 posed photos of a scene to find where it is")
+    return scene_frame(views, config.trained_on.get("camera_radius") or 1.0)
+
+
+def radius_of(encoding: Encoding) -> float:
+    """The cameras' typical distance from the scene centre in model space (the origin there)."""
+    return max(float(encoding.c2w[:, :3, 3].norm(dim=-1).median()), 1e-6)
+
+
+def check_queries(query_c2w: np.ndarray) -> np.ndarray:
+    """Query poses as float64 [Q,4,4]; GQNError for anything that is not a list of rigid poses."""
+    query = np.asarray(query_c2w, np.float64)
+    if query.shape == (4, 4):
+        query = query[None]
+    if query.ndim != 3 or query.shape[1:] != (4, 4) or len(query) == 0:
+        raise GQNError(f"query cameras must be 4×4 camera-to-world matrices, got shape {query.shape}")
+    bad = np.flatnonzero(~camera.valid_poses(query))
+    if len(bad):
+        raise GQNError(f"query camera {int(bad[0])} is not a valid pose (NaN, or not a rotation and translation)")
+    return query
+
+
+def check_query_intrinsics(query_intrinsics: np.ndarray | None, count: int, encoding: Encoding) -> np.ndarray:
+    """[Q,4] normalised query intrinsics, the first view's when None; GQNError unless finite and fx, fy > 0."""
+    if query_intrinsics is None:
+        return encoding.intrinsics[:1].double().cpu().numpy().repeat(count, 0)
+    intrinsics = np.asarray(query_intrinsics, np.float64)
+    if intrinsics.shape not in ((4,), (count, 4)):
+        raise GQNError(f"query intrinsics must be [4] or [{count},4] (fx/W, fy/H, cx/W, cy/H), got {intrinsics.shape}")
+    intrinsics = np.array(np.broadcast_to(intrinsics, (count, 4)))
+    if not np.isfinite(intrinsics).all() or (intrinsics[:, :2] <= 0).any():
+        raise GQNError("query intrinsics must be finite with positive focal lengths (fx/W, fy/H, cx/W, cy/H)")
+    return intrinsics
+
+
+def check_size(size: tuple[int, int] | None, encoding: Encoding, long_side: int) -> tuple[int, int]:
+    """(height, width) of the output: as asked, or the first view's aspect at the model's resolution."""
+    if size is None:
+        height, width = encoding.view_size
+        scale = long_side / max(height, width)
+        return max(1, round(height * scale)), max(1, round(width * scale))
+    try:
+        height, width = (int(side) for side in size)
+    except (TypeError, ValueError):
+        raise GQNError(f"size must be (height, width) in pixels, got {size!r}") from None
+    if not (1 <= height <= MAX_OUTPUT_SIDE and 1 <= width <= MAX_OUTPUT_SIDE):
+        raise GQNError(f"size must be 1 to {MAX_OUTPUT_SIDE} pixels a side, got {height}×{width}")
+    return height, width
+
+
+def check_outside_scene(model_query: np.ndarray, encoding: Encoding) -> None:
+    """GQNError for a query camera inside the scene (at its centre): it sees nothing the photos show."""
+    inside = np.linalg.norm(model_query[:, :3, 3], axis=-1) < INSIDE_FRACTION * radius_of(encoding)
+    if inside.any():
+        raise GQNError(f"query camera {int(np.argmax(inside))} sits inside the scene, at its centre; move it out "
+                       "to where the photos were taken from")
 
 
 def tensor_to_images(x: torch.Tensor) -> np.ndarray:
@@ -90,27 +197,40 @@ class GQN(nn.Module):
 
     # --- the three stages: encode contexts, condition on a query, generate -----------------------
 
+    def encode_each(self, images: torch.Tensor, c2w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Views [N,3,H,W] at poses [N,4,4] -> their representations [N,R,h,w] and, with epipolar
+        attention, the features it samples [N,C,h,w] (else None)."""
+        per_view = self.representation(images, viewpoint(c2w).to(images.dtype))
+        return per_view, (self.epipolar.features(per_view) if self.config.representation == "epipolar" else None)
+
     def encode(self, images: torch.Tensor, c2w: torch.Tensor, intrinsics: torch.Tensor) -> Context:
         """images [B,K,3,H,W] in [0,1], c2w [B,K,4,4], normalised intrinsics [B,K,4] -> Context."""
         batch, views = images.shape[:2]
-        per_view = self.representation(images.flatten(0, 1), viewpoint(c2w.flatten(0, 1)).to(images.dtype))
-        per_view = per_view.unflatten(0, (batch, views))
-        if self.config.representation != "epipolar":
-            return Context(r=per_view.sum(1), c2w=c2w, intrinsics=intrinsics)
-        return Context(r=per_view.sum(1), c2w=c2w, intrinsics=intrinsics,
-                       features=self.epipolar.features(per_view), images=images)
+        per_view, features = self.encode_each(images.flatten(0, 1), c2w.flatten(0, 1))
+        r = per_view.unflatten(0, (batch, views)).sum(1)
+        if features is None:
+            return Context(r=r, c2w=c2w, intrinsics=intrinsics)
+        return Context(r=r, c2w=c2w, intrinsics=intrinsics, features=features.unflatten(0, (batch, views)), images=images)
 
-    def condition(self, context: Context, query_c2w: torch.Tensor,
-                  query_intrinsics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """What the generator sees for each query: r and v_q broadcast over its state grid, [B,C,h,w];
-        with epipolar attention also what it gathers from the contexts, and the context pixels it
-        found along each pixel's ray as a full-resolution skip input [B,4,H,W] (else None)."""
-        side = self.config.state_size
-        r = context.r.expand(-1, -1, side, side) if context.r.shape[-1] == 1 else context.r
-        v = viewpoint(query_c2w)[:, :, None, None].to(r.dtype).expand(-1, -1, side, side)
+    def grid(self, image_size: tuple[int, int]) -> tuple[int, int]:
+        """The generator's state grid for images of (height, width)."""
+        return image_size[0] // self.config.r_scale, image_size[1] // self.config.r_scale
+
+    def condition(self, context: Context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
+                  grid: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What the generator sees for each query on its state grid (height, width): r (resized to
+        the grid when the query's shape differs from the contexts') and v_q broadcast,
+        [B,C,h,w]; with epipolar attention also what it gathers from the contexts, and the context
+        pixels it found along each pixel's ray as a full-resolution skip input [B,4,H,W] (else None)."""
+        r, grid = context.r, tuple(grid)
+        if r.shape[-2:] == (1, 1):
+            r = r.expand(-1, -1, *grid)
+        elif tuple(r.shape[-2:]) != grid:
+            r = F.interpolate(r, size=grid, mode="bilinear", align_corners=False)
+        v = viewpoint(query_c2w)[:, :, None, None].to(r.dtype).expand(-1, -1, *grid)
         if context.features is None:
             return torch.cat([r, v], 1), None
-        gathered, pixels = self.epipolar(context, query_c2w, query_intrinsics)
+        gathered, pixels = self.epipolar(context, query_c2w, query_intrinsics, grid)
         unshuffled = F.pixel_unshuffle(pixels, self.config.r_scale)
         return torch.cat([r, v, gathered.to(r.dtype), unshuffled.to(r.dtype)], 1), pixels
 
@@ -120,66 +240,91 @@ class GQN(nn.Module):
         """The negative ELBO, averaged over the batch (nats per image), with its NLL and KL parts."""
         with self.autocast():
             context = self.encode(context_images, context_c2w, context_intrinsics)
-            cond, skip = self.condition(context, query_c2w, query_intrinsics)
+            cond, skip = self.condition(context, query_c2w, query_intrinsics, self.grid(query_image.shape[-2:]))
             nll, kl, mean = self.generator.elbo(cond, query_image, sigma, noise, skip)
         return {"loss": (nll + kl).mean(), "nll": nll.mean(), "kl": kl.mean(), "mean": mean}
 
     @torch.inference_mode()
-    def sample(self, context: Context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
-               samples: int = 1, generator: torch.Generator | None = None, chunk: int = 64) -> torch.Tensor:
-        """Prior samples for Q queries of one context set: [Q,S,3,H,W] in [0,1].
-
-        The conditioning is computed once per query; queries × samples then go through the
-        generator together, `chunk` at a time.
-        """
+    def sample(self, cond: torch.Tensor, skip: torch.Tensor | None, samples: int = 1,
+               generator: torch.Generator | None = None, chunk: int = 64) -> torch.Tensor:
+        """Prior samples for Q conditioned queries (cond [Q,C,h,w], skip [Q,c,H,W] or None):
+        [Q,S,3,H,W] in [0,1]; queries × samples go through the generator `chunk` at a time."""
         with self.autocast():
-            parts = [self.condition(context.expand(len(query_c2w[part])), query_c2w[part], query_intrinsics[part])
-                     for part in _chunks(len(query_c2w), chunk)]
-            cond = torch.cat([p[0] for p in parts]).repeat_interleave(samples, 0)
-            skip = None if parts[0][1] is None else torch.cat([p[1] for p in parts]).repeat_interleave(samples, 0)
+            cond = cond.repeat_interleave(samples, 0)
+            skip = None if skip is None else skip.repeat_interleave(samples, 0)
             images = torch.cat([self.generator.sample(cond[part], generator, None if skip is None else skip[part])
                                 for part in _chunks(len(cond), chunk)])
-        return images.unflatten(0, (len(query_c2w), samples))
+        return images.unflatten(0, (len(images) // samples, samples))
 
     # --- numpy in, numpy out: what the app, the CLI and tests call ---------------------------------
 
     def _device(self) -> torch.device:
         return next(self.parameters()).device
 
+    def scene_frame(self, views: ViewSet) -> SceneFrame:
+        return frame_for(views, self.config)
+
     @torch.inference_mode()
-    def encode_views(self, views: ViewSet) -> Context:
-        """Encode a ViewSet's views as one context set (cache the result: it is reused per query)."""
+    def encode_views(self, views: ViewSet) -> Encoding:
+        """Encode every view of a capture once, in model space (cache the result: queries reuse it).
+        Views keep their aspect; the long side becomes the model's resolution."""
         if len(views) == 0:
             raise GQNError("the context set is empty: give the model at least one view")
-        if views.size[0] != self.config.image_size:
-            warnings.warn(f"views are {views.size[0]} px, the model was trained on {self.config.image_size} px: "
-                          "resizing them", stacklevel=2)
+        frame = self.scene_frame(views)
+        size = working_size(*views.size, self.config.image_size, self.config.r_scale)
         device = self._device()
-        images = images_to_tensor(views.images, self.config.image_size)[None].to(device)
-        c2w = torch.as_tensor(views.c2w, dtype=torch.float32, device=device)[None]
-        intrinsics = torch.as_tensor(views.normalised_intrinsics(), dtype=torch.float32, device=device)[None]
-        with self.autocast():
-            return self.encode(images, c2w, intrinsics)
+        c2w = torch.as_tensor(frame.poses(views.c2w), dtype=torch.float32, device=device)
+        intrinsics = torch.as_tensor(views.normalised_intrinsics(), dtype=torch.float32, device=device)
+        parts = []
+        for part in _chunks(len(views), ENCODE_CHUNK):   # float copies of a chunk of photos at a time
+            images = images_to_tensor(views.images[part], size).to(device)
+            with self.autocast():
+                parts.append((images, *self.encode_each(images, c2w[part])))
+        images, per_view, features = (torch.cat(t) if t[0] is not None else None for t in zip(*parts))
+        if features is None:
+            return Encoding(per_view, c2w, intrinsics, frame, views.size)
+        return Encoding(per_view, c2w, intrinsics, frame, views.size, features, images)
 
-    def sample_views(self, context: Context, query_c2w: np.ndarray, samples: int = 8, seed: int = 0,
-                     query_intrinsics: np.ndarray | None = None) -> np.ndarray:
-        """uint8 [Q,S,H,W,3] prior samples; the same seed gives the same pixels.
-
-        query_intrinsics are normalised (fx/W, fy/H, cx/W, cy/H); by default the first context view's.
-        """
-        device = self._device()
-        query = torch.as_tensor(np.asarray(query_c2w, np.float32).reshape(-1, 4, 4), device=device)
-        if query_intrinsics is None:
-            intr = context.intrinsics[0, :1].expand(len(query), -1)
+    def sample_views(self, encoding: Encoding, query_c2w: np.ndarray, samples: int = 8, seed: int = 0,
+                     query_intrinsics: np.ndarray | None = None, size: tuple[int, int] | None = None) -> np.ndarray:
+        """uint8 [Q,S,height,width,3] prior samples at scene poses query_c2w [Q,4,4] (or [4,4]); the
+        same seed gives the same pixels. query_intrinsics are normalised (fx/W, fy/H, cx/W, cy/H),
+        [Q,4] or [4], by default the first view's; size = (height, width), by default the first
+        view's aspect at the model's resolution."""
+        query = check_queries(query_c2w)
+        intrinsics = check_query_intrinsics(query_intrinsics, len(query), encoding)
+        height, width = check_size(size, encoding, self.config.image_size)
+        model_query = encoding.frame.poses(query)
+        check_outside_scene(model_query, encoding)
+        cells = self.config.r_scale
+        grid = (-(-height // cells), -(-width // cells))
+        k = min(self.config.contexts, len(encoding))
+        if k < len(encoding):
+            index = nearest_views(encoding.c2w.double().cpu().numpy(), model_query, k, radius_of(encoding))
         else:
-            intr = torch.as_tensor(np.asarray(query_intrinsics, np.float32), device=device).reshape(-1, 4).expand(len(query), -1)
+            index = np.tile(np.arange(k), (len(query), 1))
+        device = self._device()
+        depth_range = torch.tensor([[encoding.frame.near, encoding.frame.far]], dtype=torch.float32, device=device)
+        query_t = torch.as_tensor(model_query, dtype=torch.float32, device=device)
+        intrinsics_t = torch.as_tensor(intrinsics, dtype=torch.float32, device=device)
         generator = torch.Generator().manual_seed(seed)
-        return tensor_to_images(self.sample(context, query, intr, samples, generator))
+        drawn = []
+        with torch.inference_mode():
+            for part in _chunks(len(query), QUERY_CHUNK):
+                context = encoding.context(torch.as_tensor(index[part], device=device), depth_range)
+                with self.autocast():
+                    cond, skip = self.condition(context, query_t[part], intrinsics_t[part], grid)
+                drawn.append(self.sample(cond, skip, samples, generator))
+            images = torch.cat(drawn)
+            if images.shape[-2:] != (height, width):
+                images = resize(images.flatten(0, 1).float(), (height, width)).unflatten(0, images.shape[:2])
+        return tensor_to_images(images)
 
     def predict(self, views: ViewSet, query_c2w: np.ndarray, samples: int = 8, seed: int = 0,
-                query_intrinsics: np.ndarray | None = None) -> np.ndarray:
-        """What the model imagines at each query camera, given `views` as context: uint8 [Q,S,H,W,3]."""
-        return self.sample_views(self.encode_views(views), query_c2w, samples, seed, query_intrinsics)
+                query_intrinsics: np.ndarray | None = None, size: tuple[int, int] | None = None) -> np.ndarray:
+        """What the model imagines at each query camera, given `views` (any frame, units, cameras,
+        number) as context: uint8 [Q,S,height,width,3]. See `sample_views` for the arguments."""
+        return self.sample_views(self.encode_views(views), query_c2w, samples, seed, query_intrinsics, size)
 
     def save(self, folder: str | Path, card: str | None = None) -> Path:
         from gqn.checkpoint import save_model

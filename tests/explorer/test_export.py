@@ -6,7 +6,7 @@ import pytest
 
 from explorer import export
 from explorer.app import main
-from explorer.inference import Predictor, move_pose
+from explorer.inference import Predictor
 from explorer.session import scene_center
 from gqn import camera
 from gqn.errors import GQNError
@@ -65,15 +65,6 @@ def test_predictor_encodes_each_context_set_once(model, scene):
     predictor.predict(model, scene, (1,), scene.c2w[0], samples=1)
     predictor.predict(model, scene, (0, 2), scene.c2w[0], samples=1)
     assert predictor.encodings == 2
-
-
-def test_move_pose_keeps_poses_rigid():
-    transform = np.eye(4)
-    transform[:3, :3] = 2.0 * camera.look_at([1.0, 2.0, 3.0])[:3, :3]
-    transform[:3, 3] = [1.0, -1.0, 0.5]
-    moved = move_pose(transform, camera.look_at([4.0, 0.0, 1.0]))
-    assert camera.valid_poses(moved[None])[0]
-    np.testing.assert_allclose(moved[:3, 3], transform[:3, :3] @ [4.0, 0.0, 1.0] + transform[:3, 3])
 
 
 def test_headless_render_path(tmp_path, model_dir, scene, scene_folder, capsys):

@@ -1,10 +1,11 @@
-"""Into model space: centre, up and scale from the cameras alone, the transform kept; crops to the model's FOV."""
+"""Into model space: centre, up, scale and depth range from the capture alone."""
 
 import numpy as np
 import pytest
 
 from gqn import ViewSet, camera
-from gqn.data.normalize import alignment_errors, scene_centre, similarity_matrix, to_model_input, to_model_space, transform_views, umeyama
+from gqn.data.normalize import (alignment_errors, scene_centre, scene_frame, similarity_matrix, transform_poses,
+                                transform_views, umeyama)
 from gqn.errors import GQNError
 
 
@@ -50,11 +51,12 @@ def test_transform_views_keeps_poses_rigid_and_points_with_them():
     np.testing.assert_allclose(uv, uv2, atol=1e-3)
 
 
-def test_to_model_space_undoes_an_arbitrary_similarity():
+def test_scene_frame_undoes_an_arbitrary_similarity():
     views = orbit_views(radius=2.0)
     scrambled = transform_views(views, random_similarity(5))
-    normalised, transform = to_model_space(scrambled, radius=3.0)
-    assert normalised.meta["model_space"]["centre_method"] == "optical-axes"
+    frame = scene_frame(scrambled, radius=3.0)
+    normalised = transform_views(scrambled, frame.transform)
+    assert frame.centre_method == "optical-axes" and frame.depth_method == "layout"
     np.testing.assert_allclose(np.linalg.norm(normalised.positions, axis=-1).mean(), 3.0)
     # The orbit centre lands on the origin and the world is upright again: the poses are the original
     # orbit scaled by 1.5, up to a turn about z.
@@ -64,23 +66,48 @@ def test_to_model_space_undoes_an_arbitrary_similarity():
     np.testing.assert_allclose(np.linalg.det(turn[:3, :3]), 1.0, atol=1e-9)
     np.testing.assert_allclose(turn[:3, 3], 0.0, atol=1e-9)
     np.testing.assert_allclose(-normalised.c2w[:, :3, 1].mean(0)[:2], 0.0, atol=1e-9)
-    # Every camera still looks at the centre, and the kept transform maps the poses back.
-    for pose in normalised.c2w:
+    for pose in normalised.c2w:    # every camera still looks at the centre
         uv, depth = camera.project(np.zeros(3), pose, normalised.intrinsics[0])
         np.testing.assert_allclose(uv, [32.0, 24.0], atol=1e-6)
-    back = transform_views(normalised, np.linalg.inv(np.array(normalised.meta["model_space"]["transform"])))
-    np.testing.assert_allclose(back.c2w, scrambled.c2w, atol=1e-9)
-    again, _ = to_model_space(normalised, radius=1.0)
-    back = transform_views(again, np.linalg.inv(np.array(again.meta["model_space"]["transform"])))
-    np.testing.assert_allclose(back.c2w, scrambled.c2w, atol=1e-9)
+    np.testing.assert_allclose(frame.poses(scrambled.c2w), normalised.c2w, atol=1e-12)
+    # The depth range is the same scene's whatever its frame: it scales with the units.
+    again = scene_frame(views, radius=3.0)
+    np.testing.assert_allclose([again.near, again.far], [frame.near, frame.far], rtol=1e-9)
+    assert 0 < frame.near < 3.0 < frame.far
 
 
-def test_parallel_axes_fall_back_to_points_or_camera_centroid():
+def test_transform_poses_keeps_poses_rigid():
+    transform = random_similarity(9)
+    moved = transform_poses(transform, camera.look_at(np.array([4.0, 0.0, 1.0])))
+    assert camera.valid_poses(moved[None])[0]
+    np.testing.assert_allclose(moved[:3, 3], transform[:3, :3] @ [4.0, 0.0, 1.0] + transform[:3, 3])
+
+
+def test_depth_range_comes_from_the_region_then_points_then_recorded_bounds():
+    views = orbit_views(radius=4.0)
+    views.meta["depth_range"] = [2.0, 7.0]
+    recorded = scene_frame(views)
+    assert recorded.depth_method == "recorded"
+    np.testing.assert_allclose([recorded.near, recorded.far], np.array([2.0, 7.0]) / 4.0)
+    views.points = np.random.default_rng(2).uniform(-0.5, 0.5, (500, 3)).astype(np.float32)
+    from_points = scene_frame(views)
+    assert from_points.depth_method == "points" and 3.0 / 4 < from_points.far < 1.4 * 4.5 / 4
+    views.meta["region"] = {"min": [-1, -1, -1], "max": [1, 1, 1]}
+    boxed = scene_frame(views)
+    assert boxed.depth_method == "region" and boxed.centre_method == "region"
+    views.meta["region"] = {"min": [1, 1, 1], "max": [0, 0, 0]}
+    with pytest.raises(GQNError, match="region"):
+        scene_frame(views)
+
+
+def test_parallel_axes_fall_back_to_points_or_a_point_ahead():
     c2w = np.tile(np.eye(4), (4, 1, 1))
     c2w[:, :3, 3] = [[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0]]  # a forward-facing rig, axes all along +z
-    centre, method = scene_centre(c2w)
-    assert method == "camera-centroid"
-    np.testing.assert_allclose(centre, [0.5, 0.5, 0.0])
+    centre, method = scene_centre(c2w)                         # ahead of the rig, twice its spread
+    assert method == "ahead"
+    np.testing.assert_allclose(centre, [0.5, 0.5, 2 * np.sqrt(2)])
+    centre, method = scene_centre(c2w, depth_range=(2.0, 8.0))  # at the recorded depths' middle
+    np.testing.assert_allclose(centre, [0.5, 0.5, 4.0])
     points = np.random.default_rng(6).uniform([-1, -1, 4], [2, 2, 6], (200, 3))
     centre, method = scene_centre(c2w, points)
     assert method == "points" and 4.5 < centre[2] < 5.5
@@ -91,15 +118,3 @@ def test_axes_meeting_behind_the_cameras_are_not_a_centre():
     c2w[:, :3, 1:3] *= -1  # every camera turned around: looking away from the middle
     _, method = scene_centre(c2w)
     assert method == "camera-centroid"
-
-
-def test_to_model_input_crops_to_the_models_field_of_view():
-    views = orbit_views(size=(48, 64))               # 60° horizontal, ~46.8° vertical
-    square = to_model_input(views, 32, fov_deg=40.0)
-    assert square.images.shape == (12, 32, 32, 3)
-    np.testing.assert_allclose(square.intrinsics, np.tile(camera.intrinsics_from_fov(32, 32, 40.0), (12, 1)), atol=1e-9)
-    with pytest.raises(GQNError, match="narrower than the model's 50.0°"):
-        to_model_input(views, 32, fov_deg=50.0)      # wider than the photo's 46.8° vertical view
-    largest = to_model_input(views, 16)
-    assert largest.images.shape == (12, 16, 16, 3)
-    np.testing.assert_allclose(camera.fov_x_deg(largest.intrinsics[0], 16), 46.8, atol=0.1)

@@ -93,11 +93,11 @@ def test_epipolar_model_shapes_gradients_and_order_invariance():
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in attention.values())
     with torch.no_grad():
         context = model.encode(images, c2w, intr)
-        cond, pixels = model.condition(context, query, qintr)
+        cond, pixels = model.condition(context, query, qintr, (8, 8))
         assert cond.shape == (1, model.config.r_channels + 7 + model.epipolar.out_channels + 4 * 16, 8, 8)
         assert pixels.shape == (1, 4, 32, 32)
         perm = torch.tensor([2, 0, 1])
-        shuffled, shuffled_pixels = model.condition(model.encode(images[:, perm], c2w[:, perm], intr[:, perm]), query, qintr)
+        shuffled, shuffled_pixels = model.condition(model.encode(images[:, perm], c2w[:, perm], intr[:, perm]), query, qintr, (8, 8))
     assert torch.allclose(cond, shuffled, atol=1e-5)
     assert torch.allclose(pixels, shuffled_pixels, atol=1e-5)
 
@@ -109,7 +109,7 @@ def assert_finite_everywhere(contexts, query):
     assert torch.isfinite(out["loss"])
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
     with torch.no_grad():
-        cond, pixels = model.condition(model.encode(images, c2w, intr), q, qintr)
+        cond, pixels = model.condition(model.encode(images, c2w, intr), q, qintr, (8, 8))
     assert torch.isfinite(cond).all() and torch.isfinite(pixels).all()
 
 
@@ -134,6 +134,6 @@ def test_a_query_at_a_context_camera_gathers_exactly_that_views_pixels():
     pose = camera.look_at([3.0, 1.0, 1.0])
     model, images, c2w, intr, target, query, qintr = epipolar_batch(pose[None], pose)
     with torch.no_grad():
-        _, pixels = model.condition(model.encode(images, c2w, intr), query, qintr)
+        _, pixels = model.condition(model.encode(images, c2w, intr), query, qintr, (8, 8))
     assert torch.allclose(pixels[0, :3], images[0, 0], atol=1e-4)
     assert torch.allclose(pixels[0, 3], torch.ones(32, 32), atol=1e-4)

@@ -91,11 +91,84 @@ def test_bf16_autocast_runs_and_stays_close_to_fp32():
     assert np.abs(bf16 - fp32).mean() < 3.0
 
 
-def test_resized_inputs_warn_instead_of_failing():
+def photo_views(n: int, height: int, width: int, seed: int = 0, fov_x_deg: float = 60.0) -> ViewSet:
+    """Random pictures from cameras on a ring about the origin, with an off-centre principal point."""
+    rng = np.random.default_rng(seed)
+    intrinsics = camera.intrinsics_from_fov(width, height, fov_x_deg) + [0, 0, 0.1 * width, -0.05 * height]
+    images = rng.integers(0, 256, (n, height, width, 3), dtype=np.uint8)
+    return ViewSet(images, camera.orbit_path(n, 4.0, 25.0), np.tile(intrinsics, (n, 1)))
+
+
+@pytest.mark.parametrize("height, width, expected", [(48, 64, (24, 32)), (64, 36, (32, 18)), (30, 30, (32, 32))])
+def test_predict_defaults_to_the_first_views_aspect_at_the_models_resolution(height, width, expected):
+    model = GQN(preset("tiny")).eval()   # 32 px
+    out = model.predict(photo_views(5, height, width), camera.orbit_path(2, 4.0, 10.0), samples=3)
+    assert out.shape == (2, 3, *expected, 3) and out.dtype == np.uint8
+
+
+def test_predict_renders_any_query_camera_at_any_size():
+    config = preset("tiny")
+    config.representation = "epipolar"      # the representation that looks along each query ray
+    model = GQN(config).eval()
+    views, queries = photo_views(6, 48, 64), camera.orbit_path(3, 4.0, 10.0)
+    portrait = np.array([1.4, 0.8, 0.45, 0.55])                 # fx/W, fy/H, cx/W, cy/H
+    out = model.predict(views, queries, samples=2, query_intrinsics=portrait, size=(50, 27))
+    assert out.shape == (3, 2, 50, 27, 3)
+    per_query = np.stack([portrait, portrait * [1.5, 1.5, 1, 1], portrait])
+    wider = model.predict(views, queries, samples=2, query_intrinsics=per_query, size=(50, 27))
+    assert np.array_equal(wider[0], out[0]) and not np.array_equal(wider[1], out[1])
+
+
+def test_predict_takes_views_in_any_frame_and_units():
+    from gqn.data.normalize import similarity_matrix, transform_poses, transform_views
     model = GQN(preset("tiny")).eval()
-    with pytest.warns(UserWarning, match="resizing"):
-        out = model.predict(random_views(2, 48), camera.orbit_path(1, 3.0), samples=1)
-    assert out.shape == (1, 1, 32, 32, 3)
+    views, queries = photo_views(6, 40, 40), camera.orbit_path(2, 4.0, 10.0)
+    angle = 0.7
+    rotation = np.array([[1, 0, 0], [0, np.cos(angle), -np.sin(angle)], [0, np.sin(angle), np.cos(angle)]])
+    moved = similarity_matrix(37.0, rotation, np.array([5.0, -300.0, 12.0]))   # other units, tilted, elsewhere
+    a = model.predict(views, queries, samples=2, seed=3).astype(int)
+    b = model.predict(transform_views(views, moved), transform_poses(moved, queries), samples=2, seed=3).astype(int)
+    assert np.abs(a - b).max() <= 2
+
+
+def test_each_query_uses_its_own_nearest_context_views():
+    config = preset("tiny")
+    config.contexts = 2
+    model = GQN(config).eval()
+    views = photo_views(8, 32, 32)
+    views.meta["format"] = "procedural"        # already in model space: nothing to normalise
+    for a, b in ((1, 2), (5, 6)):
+        query = views.c2w[a].copy()
+        query[:3, 3] = 0.7 * views.positions[a] + 0.3 * views.positions[b]   # between views a and b, nearer a
+        chosen = model.predict(views, query, samples=2, seed=4)
+        assert np.array_equal(chosen, model.predict(views[[a, b]], query, samples=2, seed=4))
+        assert not np.array_equal(chosen, model.predict(views[[(a + 2) % 8, (b + 2) % 8]], query, samples=2, seed=4))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"query_c2w": np.full((4, 4), np.nan)}, "not a valid pose"),
+    ({"query_c2w": np.eye(3)}, "4×4"),
+    ({"query_intrinsics": np.array([0.0, 1.0, 0.5, 0.5])}, "positive focal"),
+    ({"query_intrinsics": np.ones((3, 4))}, r"\[4\] or \[1,4\]"),
+    ({"size": (0, 10)}, "pixels a side"),
+    ({"size": "big"}, "height, width"),
+    ({"query_c2w": camera.look_at(np.array([0.05, 0.0, 0.0]), np.array([1.0, 0.0, 0.0]))}, "inside the scene"),
+])
+def test_predict_refuses_bad_queries_clearly(kwargs, message):
+    model = GQN(preset("tiny")).eval()
+    args = {"query_c2w": camera.orbit_path(1, 4.0)[0], **kwargs}
+    with pytest.raises(GQNError, match=message):
+        model.predict(photo_views(4, 32, 48), args.pop("query_c2w"), samples=1, **args)
+
+
+def test_predict_refuses_captures_it_cannot_place():
+    model = GQN(preset("tiny")).eval()
+    with pytest.raises(GQNError, match="at least 2 posed photos"):
+        model.predict(photo_views(1, 32, 32), camera.orbit_path(1, 4.0), samples=1)
+    outward = photo_views(6, 32, 32)
+    outward.c2w[:, :3, 1:3] *= -1                 # every camera turned to face away from the others' scene
+    with pytest.raises(GQNError, match="common region"):
+        model.predict(outward, camera.orbit_path(1, 4.0), samples=1)
 
 
 def test_viewpoint_matches_camera_module():

@@ -1,0 +1,12 @@
+"""The honest comparisons for every model: what a capture's photos give without learning.
+
+Each renders one query camera (c2w in the capture's frame, normalised intrinsics, (height, width))
+from a ViewSet and returns uint8 [height, width, 3]: `nearest_photo` (the photo whose camera is
+nearest, as it is) and `plane_sweep` (classical image-based rendering: fronto-parallel planes over
+the scene's depth range, photo-consistency across the K nearest photos, warp and blend).
+"""
+
+from gqn.baselines.nearest import nearest_photo, nearest_views
+from gqn.baselines.plane_sweep import plane_sweep
+
+__all__ = ["nearest_photo", "nearest_views", "plane_sweep"]
