@@ -330,10 +330,12 @@ class MainWindow(QMainWindow):
             panel.real.display(s.views.images[index], f"nearest photo {short_name(s.views.names[index])}, "
                                f"{distance:.2f} away", "nearest photo")
         result = compare(p.mean, truth, with_ssim=not p.draft) if (truth is not None and p.mean is not None) else None
+        classical = compare(p.classical, truth, with_ssim=False) if (truth is not None and p.classical is not None) else None
+        self._draw_classical(p, classical)
         if result is not None:
             panel.difference.display(heat(result.error, ERROR_RANGE), f"mean |error| {result.error.mean():.3f}",
                                      "|generated − real|")
-            panel.set_scores(result.psnr, result.ssim, note)
+            panel.set_scores(result.psnr, result.ssim, note, None if classical is None else classical.psnr)
         else:
             why = "No model loaded." if p.mean is None else \
                 "No true view here: snap to a real camera left out of the context (click its frustum) to compare."
@@ -345,6 +347,21 @@ class MainWindow(QMainWindow):
         else:
             panel.uncertainty.display(None, "", "", "No model loaded." if p.mean is None else
                                       "Computing the spread of samples…\n(shown when the camera stops)")
+
+    def _draw_classical(self, p: Prediction, classical) -> None:
+        """The plane-sweep rendering from the context photos (what geometry alone gives) and its error."""
+        panel = self.view_panel
+        if p.classical is None:
+            why = "Shown when the camera stops." if p.draft else "Needs at least two context views."
+            panel.classical.display(None, "", "", f"Plane-sweep rendering from the context photos.\n{why}")
+            panel.classical_difference.display(None, "", "", "")
+            return
+        panel.classical.display(p.classical, "plane sweep over the nearest context photos", "no learning")
+        if classical is None:
+            panel.classical_difference.display(None, "", "", "No true view here to compare with.")
+        else:
+            panel.classical_difference.display(heat(classical.error, ERROR_RANGE),
+                                               f"mean |error| {classical.error.mean():.3f}", "|classical − real|")
 
     def _true_view(self, p: Prediction) -> tuple[np.ndarray | None, str, str]:
         """(true image at p's pose or None, its caption, a note on the scores)."""

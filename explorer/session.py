@@ -280,8 +280,9 @@ class Session:
 
     def query_camera(self) -> tuple[np.ndarray, tuple[int, int]]:
         """Pixel intrinsics and (height, width) of the imagined camera: the first context view's
-        camera, whole, at the size the model paints (its long side the model's resolution)."""
-        first = self.context[0] if self.context else 0
+        camera (the real camera's it sits on, when snapped), whole, at the size the model paints (its
+        long side the model's resolution)."""
+        first = self.snapped if self.snapped is not None else (self.context[0] if self.context else 0)
         height, width = self.views.size
         long_side = self.model.config.image_size if self.model is not None else min(max(height, width), NO_MODEL_SIZE)
         scale = long_side / max(height, width)

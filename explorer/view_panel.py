@@ -181,14 +181,17 @@ class ImagePane(QFrame):
 
 
 class ViewPanel(QWidget):
-    """Generated | Real | Difference | Uncertainty in a 2×2 grid, and the scores."""
+    """Generated | Classical | Real over Difference | Uncertainty | Classical difference, and the
+    scores: what the model imagines beside what geometry alone gives and the truth, on the same pixels."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.generated = ImagePane("Generated", GeneratedView(), theme.IMAGINED)
+        self.classical = ImagePane("Classical")
         self.real = ImagePane("Real")
         self.difference = ImagePane("Difference", legend=(ERROR_CMAP, ERROR_RANGE))
         self.uncertainty = ImagePane("Uncertainty", legend=(UNCERTAINTY_CMAP, UNCERTAINTY_RANGE))
+        self.classical_difference = ImagePane("Classical difference")
         self.psnr = QLabel("–")
         self.ssim = QLabel("–")
         self.score_note = ElidedLabel()
@@ -197,8 +200,9 @@ class ViewPanel(QWidget):
         self.score_note.setObjectName("Muted")
         grid = QGridLayout()
         grid.setSpacing(8)
-        for i, pane in enumerate((self.generated, self.real, self.difference, self.uncertainty)):
-            grid.addWidget(pane, i // 2, i % 2)
+        panes = (self.generated, self.classical, self.real, self.difference, self.uncertainty, self.classical_difference)
+        for i, pane in enumerate(panes):
+            grid.addWidget(pane, i // 3, i % 3)
         scores = QHBoxLayout()
         for name, value in (("PSNR", self.psnr), ("SSIM", self.ssim)):
             caption = QLabel(name)
@@ -216,8 +220,11 @@ class ViewPanel(QWidget):
     def generated_view(self) -> GeneratedView:
         return self.generated.view
 
-    def set_scores(self, psnr: float | None, ssim: float | None, note: str = "") -> None:
-        """PSNR and SSIM of the generated view against the true one; None shows a dash."""
+    def set_scores(self, psnr: float | None, ssim: float | None, note: str = "",
+                   classical_psnr: float | None = None) -> None:
+        """PSNR and SSIM of the generated view against the true one (and the classical view's PSNR
+        beside it); None shows a dash."""
         self.psnr.setText("–" if psnr is None else f"{psnr:.2f} dB")
         self.ssim.setText("–" if ssim is None else f"{ssim:.3f}")
-        self.score_note.setText(note)
+        classical = "" if classical_psnr is None else f"classical {classical_psnr:.2f} dB · "
+        self.score_note.setText(classical + note)

@@ -16,7 +16,8 @@ from PIL import Image
 from gqn import camera
 from gqn.errors import GQNError
 from gqn.grid import image_grid
-from gqn.nn.model import images_to_tensor, load_model, tensor_to_images
+from gqn.data.images import fit_image
+from gqn.nn.model import load_model
 from gqn.progress import report
 
 
@@ -31,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     queries.add_argument("--orbit", type=int, help="N cameras on a circle around the scene, at the contexts' height")
     queries.add_argument("--cameras", help='JSON: 4×4 OpenCV camera-to-world matrices (world z-up), as a list or {"c2w": [...]}')
     parser.add_argument("--samples", type=int, default=1, help="prior samples per query camera")
+    parser.add_argument("--size", type=int, default=None,
+                        help="long side of the rendered views in pixels (default: the model's resolution)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, help="a folder (one PNG per query and sample) or a .png (one grid)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -75,6 +78,12 @@ def run(args: argparse.Namespace) -> int:
     if args.samples < 1:
         raise GQNError("--samples must be at least 1")
 
+    if args.size is not None and not 8 <= args.size <= 4096:
+        raise GQNError(f"--size must be 8 to 4096 pixels, got {args.size}")
+    long_side = args.size or model.config.image_size
+    height, width = views.size
+    size = (max(1, round(height * long_side / max(height, width))), max(1, round(width * long_side / max(height, width))))
+    query_intrinsics = views.normalised_intrinsics()[contexts[0]]
     truth = None
     if args.orbit is not None:
         queries = orbit_around(views.c2w[contexts], args.orbit)
@@ -85,8 +94,10 @@ def run(args: argparse.Namespace) -> int:
         if not held_out:
             raise GQNError(f"{args.views}: every view is a context; give --orbit or --cameras, or fewer contexts")
         queries = views.c2w[held_out]
-        truth = tensor_to_images(images_to_tensor(views.images[held_out], model.config.image_size))
-    images = model.predict(views[contexts], queries, samples=args.samples, seed=args.seed)   # [Q,S,H,W,3]
+        query_intrinsics = views.normalised_intrinsics()[held_out]
+        truth = [fit_image(image, size) for image in views.images[held_out]]
+    images = model.predict(views[contexts], queries, samples=args.samples, seed=args.seed,
+                           query_intrinsics=query_intrinsics, size=size)   # [Q,S,H,W,3]
 
     out = Path(args.out)
     if out.suffix.lower() == ".png":

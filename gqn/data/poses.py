@@ -2,8 +2,8 @@
 
 SIFT on upright copies of at most --max-size pixels, exhaustive matching (or sequential for video
 frames), incremental mapping; the largest model is kept. DIR gets a transforms.json whose file paths
-point at the original photos (load_views reads it) and the COLMAP model in DIR/sparse/0, in a z-up
-world. Everything is built in DIR.partial and renamed at the end; a cancel (SIGINT/SIGTERM) or an
+point at the original photos (load_views reads it, with the sparse points of DIR/sparse_pc.ply) and
+the COLMAP model in DIR/sparse/0 beside DIR/images (a link to the photos), in a z-up world. Everything is built in DIR.partial and renamed at the end; a cancel (SIGINT/SIGTERM) or an
 error removes it, so nothing that looks complete is left. The photo folder is only read.
 """
 
@@ -34,6 +34,9 @@ from gqn.progress import Progress, report
 DEFAULT_MAX_SIZE = 640          # SIFT at this size registers as well as at full size, several times faster
 _EXIF_ORIENTATION, _EXIF_MAKE, _EXIF_MODEL, _EXIF_IFD = 0x0112, 0x010F, 0x0110, 0x8769
 _EXIF_FOCAL, _EXIF_FOCAL_35MM = 0x920A, 0xA405
+
+
+POINTS_FILE = "sparse_pc.ply"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -91,7 +94,10 @@ def estimate_poses(folder: Path, out: Path, sequential: bool = False, max_size: 
         unregistered += [skip(source.name, "not registered in the largest reconstruction")
                          for source, _ in copies.values() if source.name not in registered]
         colmap.write_model(model, partial / "sparse" / "0", binary=True)
+        write_point_cloud(model, partial / POINTS_FILE)
         _write_json(partial / "transforms.json", _transforms(frames, unregistered))
+        # COLMAP's own layout (OUT/images beside OUT/sparse/0), so that the model opens by itself too.
+        os.symlink(os.path.relpath(folder.resolve(), out.resolve().parent / out.name), partial / "images")
         shutil.rmtree(work)
         os.replace(partial, out)
     except BaseException:
@@ -256,9 +262,17 @@ def _export(reconstruction, copies: dict[str, tuple[Path, tuple[int, int]]], out
     return model, frames
 
 
+def write_point_cloud(model: colmap.Model, path: Path) -> None:
+    """The sparse points as a coloured PLY (nerfstudio's `ply_file_path`), in the frames' world."""
+    import trimesh
+    xyz = np.array([p.xyz for p in model.points.values()], np.float64).reshape(-1, 3)
+    rgb = np.array([p.rgb for p in model.points.values()], np.uint8).reshape(-1, 3)
+    trimesh.PointCloud(xyz, colors=rgb).export(path, file_type="ply")
+
+
 def _transforms(frames: list[dict[str, Any]], unregistered: list[dict[str, str]]) -> dict[str, Any]:
     return {"generator": "gqn poses (pycolmap incremental SfM)", "camera_model": "SIMPLE_RADIAL",
-            "frames": [{k: v for k, v in f.items() if k != "name"} for f in frames], "unregistered": unregistered}
+            "ply_file_path": POINTS_FILE, "frames": [{k: v for k, v in f.items() if k != "name"} for f in frames], "unregistered": unregistered}
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

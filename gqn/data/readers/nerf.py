@@ -90,4 +90,28 @@ def read_nerf(path: Path, max_size: int | None = DEFAULT_MAX_SIZE) -> ViewSet:
         frames.append(Frame(name, image, camera.opengl_to_opencv(pose), intrinsics, size, distortion))
     if not frames:
         raise GQNError(f"{path}: no frame could be used — {reasons(skipped) or 'it lists no frames'}")
-    return frames_to_viewset(frames, "nerf", path, max_size, skipped)
+    points, colors = read_point_cloud(path.parent, data.get("ply_file_path"), skipped)
+    return frames_to_viewset(frames, "nerf", path, max_size, skipped, points=points, point_colors=colors)
+
+
+def read_point_cloud(base: Path, ply_file_path: Any, skipped: list[dict[str, str]]
+                     ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The sparse points of nerfstudio's `ply_file_path` (same world as the frames): xyz float32
+    [P,3] and colours uint8 [P,3]; (None, None), with the reason in `skipped`, when it is unusable."""
+    if ply_file_path is None:
+        return None, None
+    import trimesh
+    path = base / str(ply_file_path)
+    try:
+        cloud = trimesh.load(path, file_type="ply", process=False)
+        xyz = np.asarray(cloud.vertices, np.float32).reshape(-1, 3)
+        colors = np.asarray(getattr(cloud, "colors", np.zeros((0, 4))), np.uint8).reshape(-1, 4)[:, :3]
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as error:  # trimesh's kinds
+        skipped.append(skip(str(ply_file_path), f"sparse points unreadable ({type(error).__name__}: {error})"))
+        return None, None
+    keep = np.isfinite(xyz).all(1)
+    if not keep.any():
+        skipped.append(skip(str(ply_file_path), "sparse points file holds no finite points"))
+        return None, None
+    colors = colors[keep] if len(colors) == len(xyz) else np.full((int(keep.sum()), 3), 200, np.uint8)
+    return xyz[keep], colors

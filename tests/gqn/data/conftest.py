@@ -82,3 +82,9 @@ def renders():
 @pytest.fixture
 def sets(renders):
     return PhotoSets(*renders)
+
+
+@pytest.fixture
+def photo_sets():
+    """PhotoSets itself, for tests that render views of their own."""
+    return PhotoSets

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 import gqn.cli
+import gqn.data.info
 from gqn import load_views
 from gqn.data.normalize import alignment_errors
 from gqn.data.photo_scene import render_photos
@@ -56,7 +57,7 @@ def test_gqn_poses_recovers_the_rendered_cameras(photo_folder, tmp_path, capsys)
     assert result["registered"] == 10 and result["photos"] == 11
     assert [u["name"] for u in result["unregistered"]] == ["broken.jpg"]
     assert snapshot(folder) == before                      # the photo folder is only read
-    assert sorted(p.name for p in out.iterdir()) == ["sparse", "transforms.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["images", "sparse", "sparse_pc.ply", "transforms.json"]
     assert not out.with_name("posed.partial").exists()
 
     views = load_views(out)
@@ -70,6 +71,12 @@ def test_gqn_poses_recovers_the_rendered_cameras(photo_folder, tmp_path, capsys)
 
     model = colmap.read_model(out / "sparse" / "0")
     assert model.problems == [] and len(model.images) == 10 and len(model.points) == result["points"] > 100
+    # Read back whole: the points come with the frames, and the COLMAP model alone finds the photos.
+    assert len(views.points) == result["points"] and views.point_colors.shape == (result["points"], 3)
+    assert gqn.data.info.describe(out)["points"] == result["points"]
+    alone = load_views(out / "sparse" / "0")
+    assert len(alone) == 10 and len(alone.points) == result["points"]
+    np.testing.assert_allclose(alone.c2w, views.c2w, atol=1e-6)
 
 
 def test_sequential_matching_for_video_frames(photo_folder, tmp_path):
