@@ -235,19 +235,11 @@ class MainWindow(QMainWindow):
         self.last_prediction = None
         self.viewport.reset_view()
         self._sync_display_controls()
-        self._check_sizes()
         self._update_status()
 
     def _on_model(self) -> None:
-        self._check_sizes()
         self._update_status()
         self.request_view()
-
-    def _check_sizes(self) -> None:
-        model, views = self.session.model, self.session.views
-        if model is not None and views is not None and views.size[0] != model.config.image_size:
-            self.session.message(f"The scene's images are {views.size[1]}×{views.size[0]} px and the model works at "
-                                 f"{model.config.image_size} px: they are cropped and resized for it.")
 
     def _sync_display_controls(self) -> None:
         radius = self.session.scene_radius

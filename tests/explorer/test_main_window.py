@@ -279,3 +279,25 @@ def test_viewport_reports_its_camera_and_looks_through_the_imagined_one(qtbot, m
     assert viewport.camera_state() != before
     viewport.axis_view("top")
     assert viewport.camera_state()["elevation"] == 90
+
+
+@pytest.mark.parametrize("height, width", [(72, 40), (40, 72)])
+def test_a_capture_renders_at_its_own_aspect_beside_the_classical_view(qtbot, make_window, model, height, width):
+    from gqn import ViewSet, camera
+    from gqn.data.photo_scene import default_cameras, make_scene, render
+    scene, c2w = make_scene(4), default_cameras(10, 4, arc_deg=60.0)
+    intrinsics = camera.intrinsics_from_fov(width, height, 50.0) + [0.05 * width, 0, 0, 0]
+    images = np.stack([render(scene, pose, intrinsics, width, height) for pose in c2w])
+    capture = ViewSet(images, c2w, np.tile(intrinsics, (10, 1)), source="capture", meta={"format": "nerf"})
+    window = make_window(capture, model)
+    session = window.session
+    assert session.snapped is not None and session.snapped not in session.context   # a held-out photo to compare
+    prediction = wait_full(qtbot, window, session.camera.c2w)
+    long_side = model.config.image_size
+    expected = (long_side, round(long_side * width / height)) if height > width else (round(long_side * height / width), long_side)
+    assert prediction.mean.shape[:2] == expected and prediction.classical.shape[:2] == expected
+    panel = window.view_panel
+    for pane in (panel.generated, panel.classical, panel.real, panel.difference, panel.classical_difference):
+        pixmap = pane.view.pixmap
+        assert pixmap is not None and (pixmap.height() > pixmap.width()) == (height > width), pane.title.text()
+    assert "classical" in panel.score_note.text() and panel.psnr.text().endswith("dB")
