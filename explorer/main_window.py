@@ -235,11 +235,23 @@ class MainWindow(QMainWindow):
         self.last_prediction = None
         self.viewport.reset_view()
         self._sync_display_controls()
+        self._check_model_kind()
         self._update_status()
 
     def _on_model(self) -> None:
+        self._check_model_kind()
         self._update_status()
         self.request_view()
+
+    def _check_model_kind(self) -> None:
+        """Say so when a model trained on procedural scenes is asked to paint photos."""
+        s = self.session
+        if s.model is None or s.views is None or s.is_procedural_format:
+            return
+        kind = s.model.config.trained_on.get("kind", "")
+        if kind and "photo" not in kind:
+            s.message(f"This model learned {kind} scenes, not photos: it paints a haze here. The Classical view "
+                      "shows what the photos' geometry alone gives.", "warning", topic="model-kind")
 
     def _sync_display_controls(self) -> None:
         radius = self.session.scene_radius

@@ -177,6 +177,11 @@ class Session:
         return self.views is not None and self.views.meta.get("format") == "procedural"
 
     @property
+    def is_procedural_format(self) -> bool:
+        """A scene made by a procedural generator (one scene, a dataset's, or gqn-datasets')."""
+        return self.views is not None and self.views.meta.get("format") in PROCEDURAL_FORMATS
+
+    @property
     def scene_name(self) -> str:
         """A short name for people: "shepard-metzler-7 #3", "garden", "sm7-test #12"."""
         if self.views is None:

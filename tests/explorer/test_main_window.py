@@ -301,3 +301,4 @@ def test_a_capture_renders_at_its_own_aspect_beside_the_classical_view(qtbot, ma
         pixmap = pane.view.pixmap
         assert pixmap is not None and (pixmap.height() > pixmap.width()) == (height > width), pane.title.text()
     assert "classical" in panel.score_note.text() and panel.psnr.text().endswith("dB")
+    assert any(m.topic == "model-kind" and "not photos" in m.text for m in session.messages)

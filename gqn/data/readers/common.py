@@ -6,6 +6,7 @@ be used and bringing every view to one size happens here, once.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,24 @@ def pose_problem(c2w: np.ndarray) -> str | None:
     return None
 
 
+MAX_ASPECT_CHANGE = 1.25   # a photo whose width/height differs more from the capture's is skipped, not cut down
+
+
+def aspect_outliers(images: list[np.ndarray], names: list[str], skipped: list[dict[str, str]]) -> list[int]:
+    """Indices of the photos to keep: those of about the capture's most common aspect. Cropping a
+    portrait photo into a landscape capture would lose most of it, so it is skipped, with the reason."""
+    aspects = [image.shape[1] / image.shape[0] for image in images]
+    common = Counter(round(a, 2) for a in aspects).most_common(1)[0][0]
+    keep = []
+    for i, aspect in enumerate(aspects):
+        if max(aspect / common, common / aspect) > MAX_ASPECT_CHANGE:
+            skipped.append(skip(names[i], f"{images[i].shape[1]}×{images[i].shape[0]} px does not match the capture's "
+                                          f"aspect ({common:.2f}:1); rotate or crop it to the others' shape"))
+        else:
+            keep.append(i)
+    return keep
+
+
 def frames_to_viewset(frames: list[Frame], fmt: str, source: Path, max_size: int | None = DEFAULT_MAX_SIZE,
                       skipped: list[dict[str, str]] | None = None, honour_exif: bool = True,
                       meta: dict[str, Any] | None = None, **extra: Any) -> ViewSet:
@@ -83,6 +102,8 @@ def frames_to_viewset(frames: list[Frame], fmt: str, source: Path, max_size: int
             distortion[frame.name] = frame.distortion
     if not images:
         raise GQNError(f"{source}: no view could be used — {reasons(skipped)}")
+    keep = aspect_outliers(images, names, skipped)
+    images, intrinsics, poses, names = ([items[i] for i in keep] for items in (images, intrinsics, poses, names))
     stacked, intrinsics = to_common_size(images, intrinsics)
     meta = {"format": fmt, **(meta or {})}
     if assumed_fov:

@@ -115,3 +115,14 @@ def test_gqn_info_on_photos_datasets_and_bad_paths(sets, tmp_path, capsys):
     assert result["format"] == "gqn-datasets" and result["scenes"] == 3 and result["views"] == 4
     code, result = info(capsys, tmp_path / "missing")
     assert code == 2 and "no such file" in result["error"]
+
+
+def test_a_photo_of_another_shape_is_skipped_with_its_reason(sets, tmp_path):
+    path = sets.nerf(tmp_path / "mixed")                    # 160×120 landscape photos
+    portrait = np.ascontiguousarray(np.rot90(sets.images[1]))
+    from PIL import Image
+    Image.fromarray(portrait).save(tmp_path / "mixed" / "images" / sets.names[1])
+    views = load_views(path)
+    assert len(views) == len(sets.names) - 1 and views.size == (120, 160)
+    reason = next(s["reason"] for s in views.skipped if s["name"].endswith(sets.names[1]))
+    assert "120×160 px does not match the capture's aspect" in reason
