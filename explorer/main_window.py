@@ -382,6 +382,8 @@ class MainWindow(QMainWindow):
     def _on_inference_failed(self, seq: int, text: str) -> None:
         if seq >= self.shown_seq:
             self.shown_seq = seq
+            self.last_prediction = None
+            self.view_panel.clear(text)
             if not self.session.messages or self.session.messages[-1].text != text:
                 self.session.message(text, "error")
 

@@ -216,6 +216,13 @@ class ViewPanel(QWidget):
         layout.addLayout(grid, 1)
         layout.addLayout(scores)
 
+    def clear(self, why: str = "") -> None:
+        """Empty every pane (their pictures belong to a view that is gone) and say why."""
+        for pane in (self.generated, self.classical, self.real, self.difference, self.uncertainty,
+                     self.classical_difference):
+            pane.display(None, "", "", why if pane is self.generated else "")
+        self.set_scores(None, None, "")
+
     @property
     def generated_view(self) -> GeneratedView:
         return self.generated.view

@@ -302,3 +302,19 @@ def test_a_capture_renders_at_its_own_aspect_beside_the_classical_view(qtbot, ma
         assert pixmap is not None and (pixmap.height() > pixmap.width()) == (height > width), pane.title.text()
     assert "classical" in panel.score_note.text() and panel.psnr.text().endswith("dB")
     assert any(m.topic == "model-kind" and "not photos" in m.text for m in session.messages)
+
+
+def test_a_capture_the_model_cannot_place_says_why_and_clears_the_panels(qtbot, make_window, model, scene, photo_scene):
+    window = make_window(scene, model)
+    wait_full(qtbot, window, window.session.camera.c2w)
+    assert window.view_panel.generated.view.pixmap is not None
+    outward = photo_scene[:]
+    outward.c2w = outward.c2w.copy()
+    outward.c2w[:, :3, 1:3] *= -1                  # every camera turned away from the scene
+    window.session.set_views(outward)
+    qtbot.waitUntil(lambda: any("common region" in m.text for m in window.session.messages), timeout=20000)
+    panel = window.view_panel
+    assert all(pane.view.pixmap is None for pane in (panel.generated, panel.classical, panel.difference))
+    assert "common region" in panel.generated.view.placeholder and panel.psnr.text() == "–"
+    window.session.set_views(scene)                 # and it keeps working
+    assert wait_full(qtbot, window, window.session.camera.c2w).mean is not None
