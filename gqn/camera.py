@@ -277,6 +277,23 @@ def valid_poses(c2w: np.ndarray, tol: float = 1e-3) -> np.ndarray:
     return finite & ortho & det & bottom
 
 
+def as_poses(matrices, what: str = "camera") -> np.ndarray:
+    """float64 [N,4,4] rigid camera-to-world poses (one [4,4] becomes [1,4,4]); GQNError naming `what`
+    (e.g. "query camera", "cams.json: camera") for anything else."""
+    from gqn.errors import GQNError
+    try:
+        poses = np.asarray(matrices, np.float64)
+    except (TypeError, ValueError) as error:
+        raise GQNError(f"{what}: not a list of 4×4 camera-to-world matrices ({error})") from None
+    poses = poses[None] if poses.shape == (4, 4) else poses
+    if poses.ndim != 3 or poses.shape[1:] != (4, 4) or len(poses) == 0:
+        raise GQNError(f"{what}: expected 4×4 camera-to-world matrices, got shape {poses.shape}")
+    bad = np.flatnonzero(~valid_poses(poses))
+    if len(bad):
+        raise GQNError(f"{what} {int(bad[0])} is not a valid pose (NaN, or not a rotation and translation)")
+    return poses
+
+
 def fundamental_matrix(c2w_a: np.ndarray, intrinsics_a: np.ndarray, c2w_b: np.ndarray, intrinsics_b: np.ndarray) -> np.ndarray:
     """F with x_bᵀ F x_a = 0 for pixels (homogeneous) of one world point seen by cameras a and b;
     F x_a is the epipolar line (a, b, c) of x_a in image b."""

@@ -55,16 +55,10 @@ def orbit_around(c2w: np.ndarray, n: int) -> np.ndarray:
 def read_cameras(path: str) -> np.ndarray:
     try:
         data = json.loads(Path(path).read_text())
-        c2w = np.asarray(data["c2w"] if isinstance(data, dict) else data, np.float64)
-        c2w = c2w[None] if c2w.shape == (4, 4) else c2w
+        c2w = data["c2w"] if isinstance(data, dict) else data
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise GQNError(f"{path}: not a camera file ({error}); expected a list of 4×4 matrices or {{\"c2w\": [...]}}") from None
-    if c2w.ndim != 3 or c2w.shape[1:] != (4, 4) or len(c2w) == 0:
-        raise GQNError(f"{path}: expected a list of 4×4 camera-to-world matrices, got shape {c2w.shape}")
-    bad = np.flatnonzero(~camera.valid_poses(c2w))
-    if len(bad):
-        raise GQNError(f"{path}: camera {int(bad[0])} is not a valid pose (NaN, or not a rotation and translation)")
-    return c2w
+    return camera.as_poses(c2w, f"{path}: camera")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -118,19 +118,6 @@ def radius_of(encoding: Encoding) -> float:
     return max(float(encoding.c2w[:, :3, 3].norm(dim=-1).median()), 1e-6)
 
 
-def check_queries(query_c2w: np.ndarray) -> np.ndarray:
-    """Query poses as float64 [Q,4,4]; GQNError for anything that is not a list of rigid poses."""
-    query = np.asarray(query_c2w, np.float64)
-    if query.shape == (4, 4):
-        query = query[None]
-    if query.ndim != 3 or query.shape[1:] != (4, 4) or len(query) == 0:
-        raise GQNError(f"query cameras must be 4×4 camera-to-world matrices, got shape {query.shape}")
-    bad = np.flatnonzero(~camera.valid_poses(query))
-    if len(bad):
-        raise GQNError(f"query camera {int(bad[0])} is not a valid pose (NaN, or not a rotation and translation)")
-    return query
-
-
 def check_query_intrinsics(query_intrinsics: np.ndarray | None, count: int, encoding: Encoding) -> np.ndarray:
     """[Q,4] normalised query intrinsics, the first view's when None; GQNError unless finite and fx, fy > 0."""
     if query_intrinsics is None:
@@ -291,7 +278,7 @@ class GQN(nn.Module):
         same seed gives the same pixels. query_intrinsics are normalised (fx/W, fy/H, cx/W, cy/H),
         [Q,4] or [4], by default the first view's; size = (height, width), by default the first
         view's aspect at the model's resolution."""
-        query = check_queries(query_c2w)
+        query = camera.as_poses(query_c2w, "query camera")
         intrinsics = check_query_intrinsics(query_intrinsics, len(query), encoding)
         height, width = check_size(size, encoding, self.config.image_size)
         model_query = encoding.frame.poses(query)
