@@ -62,7 +62,7 @@ def open_image(source: Path | BinaryIO) -> Image.Image:
     except UnidentifiedImageError:
         raise ImageLoadError("not an image (unknown or corrupt header)") from None
     except (OSError, ValueError, SyntaxError) as error:
-        raise ImageLoadError(f"not a readable image ({error})") from None
+        raise ImageLoadError(f"truncated or corrupt image header ({error})") from None
     width, height = image.size
     if width < 1 or height < 1 or width * height > MAX_PIXELS:
         image.close()
