@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import stat
 import tokenize
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,10 @@ def read_text(path: Path, limit: int = 64 << 20) -> str:
     """A UTF-8 text file of at most `limit` bytes."""
     path = Path(path)
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a folder, or a pipe or device that would block or never end
+            raise GQNError(f"{path}: not a regular file")
+        size = info.st_size
         if size > limit:
             raise GQNError(f"{path}: {size} bytes; too large for this kind of file (at most {limit})")
         return path.read_bytes().decode("utf-8")

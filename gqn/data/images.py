@@ -6,6 +6,7 @@ and every photo is shrunk before the next one is opened. Intrinsics follow every
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import BinaryIO
@@ -57,8 +58,9 @@ def open_image(source: Path | BinaryIO) -> Image.Image:
     MAX_PIXELS: a bad header costs nothing, whatever size it claims."""
     try:
         image = Image.open(source)
-    except Image.DecompressionBombError:
-        raise ImageLoadError(_too_large()) from None
+    except Image.DecompressionBombError as error:  # PIL's own limit, checked inside open (2× its warning)
+        claimed = re.search(r"\((\d+) pixels\)", str(error))
+        raise ImageLoadError(_too_large(f"{claimed[1] if claimed else 'too many'} pixels")) from None
     except UnidentifiedImageError:
         raise ImageLoadError("not an image (unknown or corrupt header)") from None
     except (OSError, ValueError, SyntaxError) as error:
@@ -66,13 +68,13 @@ def open_image(source: Path | BinaryIO) -> Image.Image:
     width, height = image.size
     if width < 1 or height < 1 or width * height > MAX_PIXELS:
         image.close()
-        raise ImageLoadError(f"its header says {width}×{height} pixels; " + (
-            "an image needs at least one" if width < 1 or height < 1 else _too_large()))
+        raise ImageLoadError(f"its header claims {width}×{height} pixels, an image needs at least one"
+                             if width < 1 or height < 1 else _too_large(f"{width}×{height} pixels"))
     return image
 
 
-def _too_large() -> str:
-    return f"larger than {MAX_PIXELS // 1_000_000} megapixels: refused before decoding"
+def _too_large(claimed: str) -> str:
+    return f"its header claims {claimed}, more than {MAX_PIXELS // 1_000_000} megapixels: refused before decoding"
 
 
 def _oriented_size(image: Image.Image, honour_exif: bool) -> tuple[int, int]:

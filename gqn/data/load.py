@@ -32,6 +32,8 @@ def detect_format(path: Path) -> tuple[str, Path]:
         raise GQNError(f"{path}: no such file or folder")
     if path.name in MODEL_FILES and (path.parent / MODEL_FILES[0]).is_file():
         path = path.parent
+    if not path.is_file() and not path.is_dir():
+        raise GQNError(f"{path}: neither a file nor a folder (a pipe or a device?)")
     if path.is_dir() and ((path / "latest").exists() or (path / MODEL_FILES[0]).is_file()):
         return ("run" if (path / "latest").exists() else "model"), path
     if path.is_file():

@@ -13,15 +13,17 @@ import json
 import os
 import select
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from fuzz_mutators import case_rng, mutate
-from fuzz_seeds import Seed
+from fuzz_seeds import TARGETS, Seed
 
 TIMEOUT_S = 20.0
 MEMORY_MB = 1024.0
@@ -121,10 +123,27 @@ def run_case(worker: Worker, fmt: str, seed: Seed, number: int, workdir: Path, k
     if keep is not None and not case.outcome.good:
         saved = Path(keep) / case_dir.name
         shutil.rmtree(saved, ignore_errors=True)
-        shutil.copytree(case_dir, saved, symlinks=True)
+        shutil.copytree(case_dir, saved, symlinks=True, ignore=_special_files)  # a named pipe cannot be copied
         (saved.parent / f"{case_dir.name}.txt").write_text(f"{case}\n")
     shutil.rmtree(case_dir, ignore_errors=True)
     return case
+
+
+def _special_files(folder: str, names: list[str]) -> list[str]:
+    return [name for name in names if not os.path.islink(os.path.join(folder, name))
+            and stat.S_ISFIFO(os.lstat(os.path.join(folder, name)).st_mode)]
+
+
+def checker(worker: Worker, label: str = "", record: Callable[[Case], None] | None = None,
+            strict: bool = True) -> Callable[[str, Path, Path], None]:
+    """check(fmt, case_dir, path) for fuzz_properties: load in the worker, record the Case (under
+    `label` when given), and assert the invariant when strict (hypothesis then shows the example)."""
+    def check(fmt: str, case_dir: Path, path: Path) -> None:
+        case = Case(label or fmt, 0, [f"hypothesis example for {fmt}"], worker.run(TARGETS[fmt], path, case_dir))
+        if record is not None:
+            record(case)
+        assert not strict or case.outcome.good, str(case)
+    return check
 
 
 def tally(cases: list[Case]) -> dict:

@@ -6,13 +6,14 @@ aware ones that keep a file parseable enough to reach deeper code (a JSON value 
 huge or negative number, the wrong type, a path trick or a list nested 100,000 deep; a PNG/JPEG
 header claiming 65535×65535; a .npy header with another length, shape or dtype; a TFRecord length
 with a valid CRC; a NaN weight or a lying safetensors header), and file-system ones (deleted,
-empty, a directory, a symlink out of the folder or to itself). Each returns a line saying what it
+empty, a directory, a named pipe, a symlink out of the folder or to itself). Each returns a line saying what it
 did, so a failing case can be rebuilt from (format, seed) or read from its description.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import struct
@@ -346,7 +347,7 @@ def by_kind(path: Path) -> list[Callable[[random.Random, bytes], tuple[bytes, st
 
 
 def file_system_mutation(rng: random.Random, path: Path) -> str:
-    choice = rng.randrange(6)
+    choice = rng.randrange(7)
     if choice == 0:
         path.unlink()
         return "deleted"
@@ -363,6 +364,9 @@ def file_system_mutation(rng: random.Random, path: Path) -> str:
     if choice == 4:
         path.symlink_to(path.name)
         return "symlink to itself"
+    if choice == 5:
+        os.mkfifo(path)  # opening it for reading blocks until someone writes: a hang if read blindly
+        return "replaced by a named pipe"
     path.symlink_to("/")
     return "symlink to /"
 

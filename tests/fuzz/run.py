@@ -1,10 +1,12 @@
 """`make fuzz`: the long fuzz profile. Mutates valid seeds of every format (tests/fuzz/fuzz_seeds.py) into
---cases broken inputs, loads each in a worker process and prints a table: cases per format, what
-happened (loaded, clear GQNError, or a failure of the invariant), raw exceptions by type, timeouts,
-runs over 1 GB. Failing cases are kept under --keep with a line saying how each was made.
+--cases broken inputs with the seeded mutators, then runs every hypothesis property of
+fuzz_properties.py for --examples examples; loads each case in a worker process and prints a table:
+cases per format, what happened (loaded, clear GQNError, or a failure of the invariant), raw
+exceptions by type, timeouts, runs over 1 GB. Failing seeded cases are kept under --keep with a line
+saying how each was made; a failing hypothesis example is described in the table's list.
 
     python tests/fuzz/run.py --cases 10000 --workers 2
-    python tests/fuzz/run.py --formats tfrecord --first 417 --cases 1      # rebuild one case
+    python tests/fuzz/run.py --formats tfrecord --first 417 --cases 1 --examples 0   # rebuild one case
 
 Exit status 0 only when every case met the invariant.
 """
@@ -22,7 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fuzz_harness import MEMORY_MB, TIMEOUT_S, Case, Worker, run_case, tally  # noqa: E402
+from hypothesis import Phase, settings  # noqa: E402
+
+from fuzz_harness import MEMORY_MB, TIMEOUT_S, Case, Worker, checker, run_case, tally  # noqa: E402
+from fuzz_properties import PROPERTIES, QUICK  # noqa: E402
 from fuzz_seeds import TARGETS, make_seeds  # noqa: E402
 
 STATUSES = ["ok", "error", "unnamed", "bad-result", "raw", "timeout", "crash", "memory"]
@@ -30,9 +35,10 @@ HEADINGS = {"ok": "loaded", "error": "GQNError", "unnamed": "unnamed", "bad-resu
             "timeout": "timeout", "crash": "crash", "memory": f"> {MEMORY_MB / 1024:.0f} GB"}
 
 
-def run(formats: list[str], cases: int, first: int, workers: int, keep: Path | None,
+def run(formats: list[str], cases: int, first: int, workers: int, keep: Path | None, examples: int = 0,
         progress: bool = True) -> list[Case]:
-    """`cases` cases spread over `formats` (numbers first, first+1, ... per format), on `workers` workers."""
+    """`cases` seeded cases spread over `formats` (numbers first, first+1, ... per format), on `workers`
+    workers; then `examples` examples of each hypothesis property."""
     with tempfile.TemporaryDirectory(prefix="gqn-fuzz-") as tmp:
         seeds = make_seeds(Path(tmp) / "seeds")
         per_format = -(-cases // len(formats))
@@ -67,12 +73,30 @@ def run(formats: list[str], cases: int, first: int, workers: int, keep: Path | N
             thread.start()
         for thread in threads:
             thread.join()
+        if examples:
+            results += run_properties(seeds, Path(tmp) / "properties", examples)
     return sorted(results, key=lambda c: (c.fmt, c.number))
+
+
+def run_properties(seeds: dict, workdir: Path, examples: int) -> list[Case]:
+    """Every hypothesis property for `examples` examples; failures are counted, not shrunk or raised."""
+    results: list[Case] = []
+    worker = Worker(warmup=[(seed.target, seed.path) for seed in seeds.values()])
+    try:
+        for name, prop in PROPERTIES.items():
+            workdir.mkdir(parents=True, exist_ok=True)
+            check = checker(worker, f"hypothesis: {name}", results.append, strict=False)
+            settings(**{**QUICK, "max_examples": examples, "phases": [Phase.explicit, Phase.generate]})(
+                prop(seeds, workdir, check))()
+            print(f"hypothesis: {name}: {examples} examples", file=sys.stderr, flush=True)
+    finally:
+        worker.close()
+    return results
 
 
 def table(results: list[Case]) -> str:
     counts = tally(results)
-    widths = [15, 7] + [max(9, len(HEADINGS[s])) for s in STATUSES] + [7, 7]
+    widths = [max(len(c.fmt) for c in results), 7] + [max(9, len(HEADINGS[s])) for s in STATUSES] + [7, 7]
     rows = [["format", "cases"] + [HEADINGS[s] for s in STATUSES] + ["max s", "max MB"]]
     for fmt in sorted(counts["per_format"]) + ["total"]:
         chosen = [c for c in results if fmt in (c.fmt, "total")]
@@ -91,11 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=10_000, help="cases in all, spread evenly over the formats")
     parser.add_argument("--formats", nargs="+", default=list(TARGETS), choices=list(TARGETS))
     parser.add_argument("--first", type=int, default=0, help="number of each format's first case")
+    parser.add_argument("--examples", type=int, default=250, help="examples of each hypothesis property")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (one core each)")
     parser.add_argument("--keep", type=Path, default=Path("fuzz-failures"), help="failing cases are copied here")
     args = parser.parse_args(argv)
     start = time.monotonic()
-    results = run(args.formats, args.cases, args.first, args.workers, args.keep)
+    results = run(args.formats, args.cases, args.first, args.workers, args.keep, args.examples)
     print(table(results))
     failures = [c for c in results if not c.outcome.good]
     for case in failures[:30]:
