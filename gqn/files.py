@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import stat
 import tokenize
 from pathlib import Path
@@ -70,11 +71,17 @@ def load_npy(path: Path) -> np.ndarray:
 
 
 def npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
-    """(shape, fortran order, dtype, data offset) from a .npy header, without reading the data."""
+    """(shape, fortran order, dtype, data offset) from a .npy header, without reading the data. The
+    header's own length field is checked against the file first (numpy would allocate what it says)."""
     fmt = np.lib.format
     try:
         with open(path, "rb") as f:
             version = fmt.read_magic(f)
+            field = 2 if version == (1, 0) else 4
+            length = int.from_bytes(f.read(field), "little")
+            if f.tell() + length > os.fstat(f.fileno()).st_size:
+                raise ValueError(f"the header says it is {length} bytes long, more than the file holds")
+            f.seek(-field, os.SEEK_CUR)
             read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
             shape, fortran, dtype = read_header(f)
             return tuple(shape), fortran, dtype, f.tell()

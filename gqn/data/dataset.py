@@ -94,7 +94,7 @@ class SceneDataset:
                         else "is not a rigid camera pose (singular, scaled or bad last row)")
                 raise GQNError(f"{c2w_file}: scene {start + scene} view {view}: camera {what}")
             intrinsics = np.asarray(self.intrinsics[start:start + VALIDATE_CHUNK])
-            bad = ~(np.isfinite(intrinsics).all(-1) & (intrinsics[..., 0] > 0) & (intrinsics[..., 1] > 0))
+            bad = ~camera.valid_intrinsics(intrinsics)
             if bad.any():
                 scene, view = np.argwhere(bad)[0]
                 raise GQNError(f"{intrinsics_file}: scene {start + scene} view {view}: intrinsics "

@@ -6,6 +6,7 @@ and every photo is shrunk before the next one is opened. Intrinsics follow every
 
 from __future__ import annotations
 
+import io
 import re
 from collections import Counter
 from pathlib import Path
@@ -17,6 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 DEFAULT_MAX_SIZE = 800          # longest side of loaded photos, pixels
 MAX_PIXELS = 120_000_000        # more than any camera's photo (108 MP phones); checked from the header
+MAX_FILE_BYTES = 512 << 20      # an uncompressed 120 MP TIFF is 360 MB
 _EXIF_ORIENTATION = 0x0112
 _TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)  # these swap width and height
 
@@ -51,6 +53,8 @@ def _check_file(path: Path) -> None:
         raise ImageLoadError("file not found")
     if size == 0:
         raise ImageLoadError("empty file (0 bytes)")
+    if size > MAX_FILE_BYTES:
+        raise ImageLoadError(f"{size / 2**20:.0f} MB; more than any photo ({MAX_FILE_BYTES >> 20} MB at most)")
 
 
 def open_image(source: Path | BinaryIO) -> Image.Image:
@@ -101,7 +105,10 @@ def load_image(path: Path, max_size: int | None = DEFAULT_MAX_SIZE, honour_exif:
     Transparent images are composited onto white (the NeRF synthetic convention).
     """
     _check_file(path)
-    with open_image(path) as image:
+    # From memory, not the file: PIL trusts a PNG chunk's length and would read(2**32) from a file
+    # whose IDAT length is corrupt; a BytesIO returns what is there. The file's bytes are far
+    # fewer than the pixels decoded from them.
+    with open_image(io.BytesIO(path.read_bytes())) as image:
         try:
             return decode(image, max_size, honour_exif)
         except (OSError, ValueError, SyntaxError) as error:
@@ -115,11 +122,11 @@ def decode(image: Image.Image, max_size: int | None = DEFAULT_MAX_SIZE, honour_e
     if max_size and max(image.size) > max_size:
         scale = max_size / max(image.size)
         image.draft("RGB", (max(1, int(image.width * scale)), max(1, int(image.height * scale))))
-    image.load()
-    if honour_exif:
-        image = ImageOps.exif_transpose(image)
+    image.load()  # the one full-size copy: at most MAX_PIXELS × 4 bytes (PIL keeps RGB as RGBX)
     if max_size and max(image.size) > max_size:
         image.thumbnail((max_size, max_size), Image.Resampling.LANCZOS)
+    if honour_exif:  # after shrinking, so that no second full-size copy is made
+        image = ImageOps.exif_transpose(image)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         image = Image.new("RGB", rgba.size, (255, 255, 255))

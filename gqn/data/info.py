@@ -36,10 +36,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _bounds(values: np.ndarray) -> dict[str, list[float]]:
-    return {"min": np.round(values.min(0), 6).tolist(), "max": np.round(values.max(0), 6).tolist()}
+    return {"min": [round(float(v), 6) for v in values.min(0)], "max": [round(float(v), 6) for v in values.max(0)]}
 
 
 def _range(values: np.ndarray) -> dict[str, float]:
+    values = np.asarray(values, np.float64)
     return {"min": round(float(values.min()), 3), "max": round(float(values.max()), 3),
             "mean": round(float(values.mean()), 3)}
 
@@ -136,9 +137,14 @@ def describe_model(folder: Path, fmt: str) -> dict[str, Any]:
     if fmt == "run":
         summary["checkpoint"] = str(checkpoint)
         try:
-            summary["step"] = read_json_object(checkpoint / "train.json").get("step")
+            step = read_json_object(checkpoint / "train.json").get("step")
         except GQNError as error:
             summary["skipped"].append(skip("train.json", str(error)))
+        else:
+            if isinstance(step, int) and not isinstance(step, bool):
+                summary["step"] = step
+            else:
+                summary["skipped"].append(skip("train.json", f"step is {step!r:.40}, not a whole number"))
     card = next((f for f in (checkpoint / "card.md", folder / "card.md") if f.is_file()), None)
     if card is not None:
         try:

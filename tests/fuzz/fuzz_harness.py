@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @dataclass
 class Outcome:
-    status: str          # ok | error | unnamed | bad-result | raw | timeout | crash | memory
+    status: str          # ok | error | unnamed | bad-result | raw | timeout | crash | memory | harness
     detail: str = ""
     seconds: float = 0.0
     peak_mb: float = 0.0
@@ -153,5 +153,5 @@ def tally(cases: list[Case]) -> dict:
     for case in cases:
         per_format.setdefault(case.fmt, Counter())[case.outcome.status] += 1
         if case.outcome.status == "raw":
-            raw[case.outcome.detail.split(" ", 1)[0]] += 1
+            raw[case.outcome.detail.removeprefix("gqn info: ").split(" ", 1)[0]] += 1
     return {"per_format": per_format, "raw": raw}

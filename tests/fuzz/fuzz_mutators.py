@@ -275,7 +275,7 @@ def _dump(value: Any) -> bytes:
 def json_mutation(rng: random.Random, data: bytes) -> tuple[bytes, str]:
     try:
         document = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # already broken (maybe by an earlier mutation): bytes then
         return byte_mutation(rng, data)
     path = rng.choice(_nodes(document))
     action = rng.choice(["replace", "replace", "delete", "add"])

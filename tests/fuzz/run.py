@@ -26,13 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hypothesis import Phase, settings  # noqa: E402
 
-from fuzz_harness import MEMORY_MB, TIMEOUT_S, Case, Worker, checker, run_case, tally  # noqa: E402
+from fuzz_harness import MEMORY_MB, TIMEOUT_S, Case, Outcome, Worker, checker, run_case, tally  # noqa: E402
 from fuzz_properties import PROPERTIES, QUICK  # noqa: E402
 from fuzz_seeds import TARGETS, make_seeds  # noqa: E402
 
-STATUSES = ["ok", "error", "unnamed", "bad-result", "raw", "timeout", "crash", "memory"]
+STATUSES = ["ok", "error", "unnamed", "bad-result", "raw", "timeout", "crash", "memory", "harness"]
 HEADINGS = {"ok": "loaded", "error": "GQNError", "unnamed": "unnamed", "bad-result": "bad result", "raw": "raw exc",
-            "timeout": "timeout", "crash": "crash", "memory": f"> {MEMORY_MB / 1024:.0f} GB"}
+            "timeout": "timeout", "crash": "crash", "memory": f"> {MEMORY_MB / 1024:.0f} GB", "harness": "fuzzer bug"}
 
 
 def run(formats: list[str], cases: int, first: int, workers: int, keep: Path | None, examples: int = 0,
@@ -58,7 +58,10 @@ def run(formats: list[str], cases: int, first: int, workers: int, keep: Path | N
                         fmt, number = jobs.get_nowait()
                     except queue.Empty:
                         return
-                    case = run_case(worker, fmt, seeds[fmt], number, workdir, keep)
+                    try:
+                        case = run_case(worker, fmt, seeds[fmt], number, workdir, keep)
+                    except Exception as error:  # noqa: BLE001 -- a bug of the fuzzer: counted, not fatal
+                        case = Case(fmt, number, [], Outcome("harness", f"{type(error).__name__}: {error}"))
                     with lock:
                         results.append(case)
                         done = len(results)
@@ -122,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     results = run(args.formats, args.cases, args.first, args.workers, args.keep, args.examples)
     print(table(results))
+    planned = -(-args.cases // len(args.formats)) * len(args.formats) + args.examples * len(PROPERTIES)
+    assert len(results) == planned, f"{len(results)} cases ran, {planned} were planned"
     failures = [c for c in results if not c.outcome.good]
     for case in failures[:30]:
         print(f"FAIL {case}")

@@ -319,3 +319,50 @@ def test_a_failed_gqn_poses_names_the_photos_it_could_not_read(tmp_path, capsys)
     last = err.strip().splitlines()[-1]
     assert "Traceback" not in err and last.startswith(f"gqn poses: error: {folder}: no reconstruction")
     assert "notes.jpg: not an image" in last and "cut.jpg: truncated" in last
+
+
+# --- found by the fuzzer after the issue was filed -----------------------------------------------------------
+
+def test_a_camera_absurdly_far_out_is_skipped(fuzz_seeds, tmp_path):
+    """A finite, rigid pose at 1e303 passed every check and overflowed `gqn info`'s bounds to inf."""
+    from gqn.data.readers import colmap
+    path = copy(fuzz_seeds, "colmap-binary", tmp_path)
+    model = colmap.read_model(path / "sparse" / "0")
+    model.images[1].tvec = np.array([3e303, 0.0, 0.0])
+    colmap.write_model(model, path / "sparse" / "0", binary=True)
+    views = load_views(path)
+    assert len(views) == 3 and any("farther out than 1e+09" in s["reason"] for s in views.skipped)
+
+
+def test_a_npy_header_claiming_gigabytes_is_refused_before_reading(fuzz_seeds, tmp_path):
+    """A version-2 header's 4-byte length field: numpy would allocate what it says (4 GB)."""
+    path = copy(fuzz_seeds, "llff", tmp_path)
+    data = bytearray((path / "poses_bounds.npy").read_bytes())
+    data[6:8], data[8:10] = b"\x02\x00", b""
+    data[8:8] = struct.pack("<I", 4_000_000_000)
+    (path / "poses_bounds.npy").write_bytes(bytes(data))
+    with pytest.raises(GQNError, match="poses_bounds.npy: .* 4000000000 bytes long, more than the file holds"):
+        load_views(path)
+
+
+def test_a_named_pipe_is_refused_not_read(fuzz_seeds, fuzz_worker, tmp_path):
+    """`latest` as a named pipe: opening it blocks until someone writes. Run in the fuzz worker, so that
+    a regression is a 20 s timeout, not a hung test session."""
+    import os
+    path = copy(fuzz_seeds, "run", tmp_path)
+    (path / "latest").unlink()
+    os.mkfifo(path / "latest")
+    outcome = fuzz_worker.run("model", path, path)
+    assert outcome.status == "error" and "latest: not a regular file" in outcome.detail
+
+
+def test_a_png_chunk_length_of_gigabytes_costs_no_memory(fuzz_seeds, fuzz_worker, tmp_path):
+    """PIL reads a corrupt IDAT length's worth from the file in one call (4 GB asked of the OS). Run in
+    the fuzz worker, whose address-space limit turns such a request into the MemoryError it is."""
+    path = copy(fuzz_seeds, "nerf-png", tmp_path)
+    photo = path / "images" / "view_02.png"
+    data = bytearray(photo.read_bytes())
+    data[33:35] = b"\xff\x00"  # the length field of the chunk after IHDR: now about 4 GB
+    photo.write_bytes(bytes(data))
+    outcome = fuzz_worker.run("views", path, path)
+    assert outcome.status == "ok" and outcome.peak_mb < 100, outcome

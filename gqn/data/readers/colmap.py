@@ -353,7 +353,7 @@ def read_colmap(folder: Path, max_size: int | None = DEFAULT_MAX_SIZE) -> ViewSe
                             (cam.width, cam.height), distortion))
     with np.errstate(over="ignore"):
         points = np.array([p.xyz for p in model.points.values()], np.float32).reshape(-1, 3)
-    finite = np.isfinite(points).all(1)  # a point at NaN or beyond float32 says nothing about the scene
+    finite = (np.abs(points) < camera.MAX_COORDINATE).all(1)  # NaN, or absurdly far: not part of the scene
     points = points[finite]
     colors = np.array([p.rgb for p in model.points.values()], np.uint8).reshape(-1, 3)[finite]
     return frames_to_viewset(frames, "colmap-binary" if model.binary else "colmap-text", folder, max_size, skipped,

@@ -46,6 +46,8 @@ def pose_problem(c2w: np.ndarray) -> str | None:
         return f"pose has shape {c2w.shape}, not 4×4"
     if not np.isfinite(c2w).all():
         return "pose has NaN or infinite values"
+    if not (np.abs(c2w[:3, 3]) < camera.MAX_COORDINATE).all():
+        return f"camera position {c2w[:3, 3].tolist()} is farther out than {camera.MAX_COORDINATE:g} scene units"
     if not camera.valid_poses(c2w):
         return "pose is not a rigid transform (singular, scaled or mirrored rotation)"
     return None
@@ -54,8 +56,8 @@ def pose_problem(c2w: np.ndarray) -> str | None:
 def camera_problem(frame: Frame) -> str | None:
     """Why a frame's intrinsics cannot be used, or None when they can."""
     k = frame.intrinsics
-    if k is not None and not (np.isfinite(k).all() and k[0] > 0 and k[1] > 0):
-        return f"intrinsics {np.round(k, 3).tolist()} are not finite and positive"
+    if k is not None and not camera.valid_intrinsics(k):
+        return f"intrinsics {np.round(k, 3).tolist()} are not finite and positive (or absurdly large)"
     if frame.size is not None and not all(1 <= side < math.inf for side in frame.size):
         return f"the image size {frame.size[0]}×{frame.size[1]} its intrinsics refer to is not positive"
     return None
