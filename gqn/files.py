@@ -84,6 +84,8 @@ def npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
             f.seek(-field, os.SEEK_CUR)
             read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
             shape, fortran, dtype = read_header(f)
+            if any(side < 0 for side in shape):
+                raise ValueError(f"shape {shape} has a negative side")
             return tuple(shape), fortran, dtype, f.tell()
     except NPY_ERRORS as error:
         raise GQNError(f"{path}: not a readable .npy file: its header is corrupt or cut off ({error})") from None

@@ -366,3 +366,15 @@ def test_a_png_chunk_length_of_gigabytes_costs_no_memory(fuzz_seeds, fuzz_worker
     photo.write_bytes(bytes(data))
     outcome = fuzz_worker.run("views", path, path)
     assert outcome.status == "ok" and outcome.peak_mb < 100, outcome
+
+
+def test_a_npy_shape_with_negative_sides_is_refused(fuzz_seeds, tmp_path):
+    """(-3, 2**62 + 1): its exact product is negative (so it looked small); numpy's int64 product wraps
+    to 2**62 - 3 and asks for exabytes."""
+    path = copy(fuzz_seeds, "llff", tmp_path)
+    data = (path / "poses_bounds.npy").read_bytes()
+    header = repr({"descr": "|b1", "fortran_order": False, "shape": (-3, 2**62 + 1)}).encode()
+    header += b" " * (-(len(header) + 11) % 64) + b"\n"
+    (path / "poses_bounds.npy").write_bytes(data[:8] + struct.pack("<H", len(header)) + header)
+    with pytest.raises(GQNError, match=r"poses_bounds\.npy: .* has a negative side"):
+        load_views(path)
