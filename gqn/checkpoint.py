@@ -10,7 +10,6 @@ is replaced by os.replace. A killed run therefore resumes from the last finished
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 from pathlib import Path

@@ -81,9 +81,9 @@ def report_bug(prog: str, error: BaseException, debug: bool = False, as_json: bo
     log.write_text(f"{prog} {' '.join(sys.argv[1:])}\n\n{text}")
     if debug:
         print(text, file=sys.stderr, end="")
-    summary = f"{type(error).__name__}: {error}"
-    return fail(prog, f"internal error (a bug in gqn, not in your input): {summary[:300]} — the full traceback "
-                      f"is in {log}" + ("" if debug else " (--debug prints it)"), as_json, code=1, bug=True, log=str(log))
+    summary = f"{type(error).__name__}: {error}"[:300]
+    text = f"internal error (a bug in gqn, not in your input): {summary} — the full traceback is in {log}"
+    return fail(prog, text + ("" if debug else " (--debug prints it)"), as_json, code=1, bug=True, log=str(log))
 
 
 if __name__ == "__main__":

@@ -111,7 +111,8 @@ def _read_meta(path: Path) -> dict[str, Any]:
             raise GQNError(f"{path}: '{key}' must be a positive integer, got {meta.get(key)!r:.40}")
     for key, valid in (("seed", _is_int), ("format", _is_str), ("kind", _is_str)):
         if meta.get(key) is not None and not valid(meta[key]):
-            raise GQNError(f"{path}: '{key}' is {meta[key]!r:.40}, not {'an integer' if valid is _is_int else 'a name'}")
+            expected = "an integer" if valid is _is_int else "a name"
+            raise GQNError(f"{path}: '{key}' is {meta[key]!r:.40}, not {expected}")
     if meta.get("complete") is not True:
         raise GQNError(f"{path}: the dataset is marked incomplete (an interrupted write?)")
     return meta

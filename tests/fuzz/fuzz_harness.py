@@ -52,7 +52,8 @@ class Case:
     outcome: Outcome
 
     def __str__(self) -> str:
-        return f"{self.fmt} #{self.number}: {self.outcome.status} {self.outcome.detail!r:.240} <- {'; '.join(self.mutations)}"
+        outcome = self.outcome
+        return f"{self.fmt} #{self.number}: {outcome.status} {outcome.detail!r:.240} <- {'; '.join(self.mutations)}"
 
 
 class Worker:
@@ -119,7 +120,8 @@ def run_case(worker: Worker, fmt: str, seed: Seed, number: int, workdir: Path, k
     shutil.rmtree(case_dir, ignore_errors=True)
     shutil.copytree(seed.folder, case_dir, symlinks=True)
     mutations = mutate(case_dir, case_rng(fmt, number))
-    case = Case(fmt, number, mutations, worker.run(seed.target, case_dir / seed.path.relative_to(seed.folder), case_dir))
+    path = case_dir / seed.path.relative_to(seed.folder)
+    case = Case(fmt, number, mutations, worker.run(seed.target, path, case_dir))
     if keep is not None and not case.outcome.good:
         saved = Path(keep) / case_dir.name
         shutil.rmtree(saved, ignore_errors=True)

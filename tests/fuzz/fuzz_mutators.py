@@ -172,7 +172,7 @@ def npy_nan(rng: random.Random, data: bytes) -> tuple[bytes, str]:
 
 # --- TFRecord: framing with valid CRCs, so the parser behind it is reached ------------------------------
 
-def _records(data: bytes) -> list[tuple[int, int]]:
+def record_spans(data: bytes) -> list[tuple[int, int]]:
     """(offset, data length) of each whole record."""
     out, pos = [], 0
     while pos + 12 <= len(data):
@@ -186,7 +186,7 @@ def _records(data: bytes) -> list[tuple[int, int]]:
 
 def tfrecord_length(rng: random.Random, data: bytes) -> tuple[bytes, str]:
     from gqn.data.tfrecord import masked_crc32c
-    records = _records(data)
+    records = record_spans(data)
     if not records:
         return byte_mutation(rng, data)
     index = rng.randrange(len(records))
@@ -199,7 +199,7 @@ def tfrecord_length(rng: random.Random, data: bytes) -> tuple[bytes, str]:
 
 def tfrecord_data(rng: random.Random, data: bytes) -> tuple[bytes, str]:
     from gqn.data.tfrecord import masked_crc32c
-    records = _records(data)
+    records = record_spans(data)
     if not records:
         return byte_mutation(rng, data)
     index = rng.randrange(len(records))

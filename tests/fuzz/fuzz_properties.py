@@ -22,7 +22,7 @@ import numpy as np
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
-from fuzz_mutators import _records
+from fuzz_mutators import record_spans
 from fuzz_seeds import Seed
 
 Check = Callable[[str, Path, Path], None]
@@ -130,7 +130,7 @@ def tfrecord_records(seeds: dict[str, Seed], workdir: Path, check: Check):
     def prop(payload, length, index):
         case, path = cases.new()
         blob = path.read_bytes()
-        start, size = _records(blob)[index]
+        start, size = record_spans(blob)[index]
         header = struct.pack("<Q", len(payload) if length is None else length)
         record = header + struct.pack("<I", masked_crc32c(header)) + payload + struct.pack("<I", masked_crc32c(payload))
         path.write_bytes(blob[:start] + record + blob[start + 16 + size:])
