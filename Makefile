@@ -1,4 +1,5 @@
-# Two entry points: `make run` (install + launch the explorer) and `make test` (install + headless suite).
+# Two entry points: `make run` (install + launch the explorer) and `make test` (install + headless suite,
+# with the quick fuzz profile); `make fuzz` runs the long fuzz profile.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,7 +9,7 @@ APT_PACKAGES := xvfb xauth libgl1 libegl1 libgl1-mesa-dri libglib2.0-0 libdbus-1
 	libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xkb1
 XVFB := xvfb-run -a -s "-screen 0 1280x800x24" env QT_QPA_PLATFORM=xcb
 
-.PHONY: run test install apt bench clean
+.PHONY: run test install apt bench fuzz clean
 
 run: $(STAMP)
 	@if [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ]; then echo "No display found: running the window under Xvfb (make run ARGS='--screenshot out.png' saves a picture of it)."; $(MAKE) --no-print-directory apt; $(XVFB) $(PY) main.py $(ARGS); else $(PY) main.py $(ARGS); fi
@@ -32,6 +33,10 @@ apt:
 		SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
+
+# The long fuzz profile: 10,000+ mutated inputs of every format, then a table (tests/fuzz/run.py).
+fuzz: $(STAMP)
+	$(PY) tests/fuzz/run.py --cases $(or $(CASES),10000) --workers $(or $(WORKERS),2)
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(PY) $$b; done

@@ -31,17 +31,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="samples averaged per full view (default 8 in the window, 4 per video frame)")
     parser.add_argument("--timeout", type=float, default=SCREENSHOT_TIMEOUT_S,
                         help="--screenshot gives up after this many seconds")
+    parser.add_argument("--debug", action="store_true", help="on an unexpected error, print its full traceback")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.render_path:
+        from gqn.cli import fail, report_bug
         try:
             return render_headless(args)
         except GQNError as error:
-            print(f"gqn-explorer: error: {error}", file=sys.stderr)
-            return 2
+            return fail("gqn-explorer", str(error))
+        except Exception as error:  # noqa: BLE001 -- a bug: one line and a traceback file, as in `gqn`
+            return report_bug("gqn-explorer", error, args.debug)
     return run_window(args)
 
 
@@ -72,10 +75,11 @@ def render_headless(args: argparse.Namespace) -> int:
     from explorer.inference import Predictor
     from gqn import camera
 
+    export.check_video_path(args.render_path)  # the inputs and the output name first: no work is wasted
+    path = export.load_camera_path(args.camera_path) if args.camera_path else None
     session = load_session(args.paths, args.model)
     fps = args.fps or 24
-    if args.camera_path:
-        path = export.load_camera_path(args.camera_path)
+    if path is not None:
         frames = args.frames or path["frames"]
         fps = args.fps or path["fps"]
         poses = camera.interpolate_poses(path["keyframes"], frames)

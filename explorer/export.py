@@ -14,9 +14,11 @@ from PIL import Image
 from gqn import camera
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
+from gqn.files import read_json_object
 from explorer.inference import Predictor
 
 FRAME_SIZE = 256  # each panel of a video frame is scaled to this height, in its own aspect
+VIDEO_SUFFIXES = (".mp4", ".gif")
 
 
 def keyframes_from_views(views: ViewSet, center: np.ndarray) -> np.ndarray:
@@ -38,17 +40,21 @@ def save_camera_path(path: str | Path, keyframes: np.ndarray, frames: int, fps: 
 
 def load_camera_path(path: str | Path) -> dict[str, Any]:
     """{"keyframes": [K,4,4], "frames": int, "fps": int}; GQNError naming the file if malformed."""
+    data = read_json_object(Path(path))
     try:
-        data = json.loads(Path(path).read_text())
         keyframes = np.array([k["c2w"] for k in data["keyframes"]], np.float64)
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError) as error:
         raise GQNError(f"{path}: not a camera path JSON ({error})") from None
     if keyframes.ndim != 3 or keyframes.shape[1:] != (4, 4) or not len(keyframes):
         raise GQNError(f"{path}: keyframes must be a list of 4×4 c2w matrices")
     bad = np.flatnonzero(~camera.valid_poses(keyframes))
     if len(bad):
         raise GQNError(f"{path}: keyframe {bad[0]} is not a rigid camera pose")
-    return {"keyframes": keyframes, "frames": int(data.get("frames", 60)), "fps": int(data.get("fps", 24))}
+    counts = {"frames": data.get("frames", 60), "fps": data.get("fps", 24)}
+    for key, value in counts.items():
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 100_000:
+            raise GQNError(f"{path}: '{key}' is {value!r:.40}, not a whole number from 1 to 100000")
+    return {"keyframes": keyframes, **counts}
 
 
 def _panel(image: np.ndarray) -> np.ndarray:
@@ -76,12 +82,20 @@ def render_frames(predictor: Predictor, model: Any, views: ViewSet, context: tup
     return frames
 
 
+def check_video_path(out: str | Path) -> Path:
+    """The video file name, refused before any frame is rendered: .mp4 or .gif, not a folder."""
+    out = Path(out)
+    if out.suffix.lower() not in VIDEO_SUFFIXES:
+        raise GQNError(f"{out}: choose a .mp4 or .gif file name")
+    if out.is_dir():
+        raise GQNError(f"{out}: is a folder; give a file name ending in .mp4 or .gif")
+    return out
+
+
 def write_video(frames: list[np.ndarray], out: str | Path, fps: int = 24) -> Path:
     """MP4 (H.264 via imageio-ffmpeg) or GIF, chosen by the file's extension."""
-    out = Path(out)
+    out = check_video_path(out)
     suffix = out.suffix.lower()
-    if suffix not in (".mp4", ".gif"):
-        raise GQNError(f"{out}: choose a .mp4 or .gif file name")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.tmp{suffix}")  # written whole, then renamed: never half a video
     stack = np.stack(frames)

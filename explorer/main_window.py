@@ -233,6 +233,7 @@ class MainWindow(QMainWindow):
     def _on_views(self) -> None:
         self.shown_seq = self.worker.latest_seq  # nothing from the old scene may be drawn any more
         self.last_prediction = None
+        self._clear_view("Imagining this scene…")
         self.viewport.reset_view()
         self._sync_display_controls()
         self._check_model_kind()
@@ -379,11 +380,16 @@ class MainWindow(QMainWindow):
             return None, "", f"{name} is a context view: untick it to score the model on it"
         return s.views.images[s.snapped], f"photo {name}, not given to the model", f"against photo {name}"
 
+    def _clear_view(self, why: str) -> None:
+        """Empty every pane and the scores: pictures of another scene or view never stay on screen."""
+        self.view_panel.clear(why)
+        self.viewport.show_generated(None)
+
     def _on_inference_failed(self, seq: int, text: str) -> None:
         if seq >= self.shown_seq:
             self.shown_seq = seq
             self.last_prediction = None
-            self.view_panel.clear(text)
+            self._clear_view(text)
             if not self.session.messages or self.session.messages[-1].text != text:
                 self.session.message(text, "error")
 

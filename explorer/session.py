@@ -157,7 +157,7 @@ class Session:
             self.scene_radius = 1.0
         self.frustum_size = 0.25 * self.scene_radius
         self.context = tuple(context if context is not None else default_context(views))
-        self.selected = None
+        self.selected = self.snapped = None  # indices into the previous scene mean nothing in this one
         self.events.views.emit()
         self.events.context.emit()
         held_out = [i for i in range(len(views)) if i not in self.context]

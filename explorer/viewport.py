@@ -237,8 +237,12 @@ class Viewport(gl.GLViewWidget):
             self._place_imagined_photo()
 
     def show_generated(self, image: np.ndarray | None) -> None:
-        """Show the model's latest image inside the imagined camera's frustum."""
+        """Show the model's latest image inside the imagined camera's frustum (None: nothing imagined,
+        no model or a failed view, so an older picture must not stay there)."""
         if image is None:
+            if self.imagined_photo is not None:
+                self.removeItem(self.imagined_photo)
+                self.imagined_photo = None
             return
         data, scale = texture(image, alpha=255)
         if self.imagined_photo is None:

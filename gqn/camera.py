@@ -20,6 +20,10 @@ _FLIP_YZ = np.diag([1.0, -1.0, -1.0, 1.0])
 
 Z_UP = np.array([0.0, 0.0, 1.0])
 
+# Camera positions and points farther out than this (scene units) are corrupt, not a scene: beyond it
+# float64 scene maths (centring, scaling, projecting) overflows.
+MAX_COORDINATE = 1e9
+
 
 def _as_c2w(matrix: np.ndarray) -> np.ndarray:
     """Accept [...,3,4] or [...,4,4]; return [...,4,4] float64."""
@@ -266,9 +270,10 @@ def project(points: np.ndarray, c2w: np.ndarray, intrinsics: np.ndarray) -> tupl
 
 
 def valid_poses(c2w: np.ndarray, tol: float = 1e-3) -> np.ndarray:
-    """Per-pose mask: finite, a proper rotation (orthonormal, det +1), last row (0,0,0,1)."""
+    """Per-pose mask: finite, within MAX_COORDINATE of the origin, a proper rotation (orthonormal,
+    det +1), last row (0,0,0,1)."""
     c2w = np.asarray(c2w, np.float64)
-    finite = np.isfinite(c2w).all(axis=(-1, -2))
+    finite = np.isfinite(c2w).all(axis=(-1, -2)) & (np.abs(c2w[..., :3, 3]) < MAX_COORDINATE).all(-1)
     safe = np.where(np.isfinite(c2w), c2w, 0.0)
     rot = safe[..., :3, :3]
     ortho = np.abs(np.swapaxes(rot, -1, -2) @ rot - np.eye(3)).max(axis=(-1, -2)) < tol
@@ -292,6 +297,14 @@ def as_poses(matrices, what: str = "camera") -> np.ndarray:
     if len(bad):
         raise GQNError(f"{what} {int(bad[0])} is not a valid pose (NaN, or not a rotation and translation)")
     return poses
+
+
+def valid_intrinsics(intrinsics: np.ndarray) -> np.ndarray:
+    """Per-view mask of (fx, fy, cx, cy) in pixels: finite, focal lengths positive, all below
+    MAX_COORDINATE (no image is a billion pixels wide)."""
+    k = np.asarray(intrinsics, np.float64)
+    with np.errstate(invalid="ignore"):
+        return (np.abs(k) < MAX_COORDINATE).all(-1) & (k[..., 0] > 0) & (k[..., 1] > 0)
 
 
 def fundamental_matrix(c2w_a: np.ndarray, intrinsics_a: np.ndarray, c2w_b: np.ndarray, intrinsics_b: np.ndarray) -> np.ndarray:

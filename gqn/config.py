@@ -6,6 +6,7 @@ A model folder's config.json is `ModelConfig` as a dict, so a folder alone rebui
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,12 +48,54 @@ class ModelConfig:
         return cls(**data)
 
     def validate(self) -> None:
+        """Types and ranges of every field, so that a config.json from anywhere fails here with the
+        field's name, not deep inside torch (the size it implies is checked by gqn.checkpoint)."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            kind = {"int": int, "float": (int, float), "bool": bool, "str": str}.get(f.type, dict)
+            if not isinstance(value, kind) or (isinstance(value, bool) and f.type != "bool"):
+                raise ValueError(f"{f.name} must be {_TYPE_NAMES.get(f.type, 'a JSON object')}, not {value!r:.40}")
+            if f.type == "float" and not math.isfinite(value):
+                raise ValueError(f"{f.name} must be a finite number, not {value!r}")
+            low, high = RANGES.get(f.name, (None, None))
+            if low is not None and not low <= value <= high:
+                raise ValueError(f"{f.name} must be between {low} and {high}, not {value}")
         if self.representation not in ("tower", "pool", "epipolar"):
-            raise ValueError(f"representation must be tower, pool or epipolar, not {self.representation!r}")
-        if self.r_scale < 1 or self.r_scale & (self.r_scale - 1):
+            raise ValueError(f"representation must be tower, pool or epipolar, not {self.representation!r:.40}")
+        if self.r_scale & (self.r_scale - 1):
             raise ValueError(f"r_scale must be a power of two, not {self.r_scale}")
         if self.image_size % self.r_scale:
             raise ValueError(f"image_size {self.image_size} is not divisible by r_scale {self.r_scale}")
+        if self.kernel % 2 == 0:
+            raise ValueError(f"kernel must be odd (the convolutions keep their input's size), not {self.kernel}")
+        if not self.epipolar_near < self.epipolar_far:
+            raise ValueError(f"epipolar_near {self.epipolar_near} must be less than epipolar_far {self.epipolar_far}")
+        _validate_trained_on(self.trained_on)
+
+
+_TYPE_NAMES = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a name"}
+# Wide enough for every preset and for anything a few GPUs could train; narrow enough that no
+# config.json makes torch allocate without bound (gqn.checkpoint also caps the parameter count).
+RANGES = {"image_size": (8, 1024), "tower_channels": (1, 4096), "r_channels": (1, 4096), "r_scale": (1, 64),
+          "h_channels": (1, 4096), "z_channels": (1, 256), "steps": (1, 64), "kernel": (1, 15),
+          "canvas_channels": (1, 256), "epipolar_samples": (1, 256), "epipolar_channels": (1, 4096),
+          "epipolar_near": (1e-6, 1e6), "epipolar_far": (1e-6, 1e6)}
+# The keys of `trained_on` that code reads, and what each must be.
+TRAINED_ON = {"kind": str, "data": str, "size": int, "views": int, "scenes": int, "seed": int,
+              "fov_deg": float, "camera_radius": float}
+
+
+def _validate_trained_on(trained_on: dict[str, Any]) -> None:
+    for key, kind in TRAINED_ON.items():
+        value = trained_on.get(key)
+        if value is None:
+            continue
+        ok = (isinstance(value, str) if kind is str else
+              isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and
+              (value == int(value) if kind is int else True) and (value > 0 or key == "seed"))
+        if not ok:
+            what = "a name" if kind is str else "a whole number" if kind is int else "a positive number"
+            raise ValueError(f"trained_on.{key} must be {what}, not {value!r:.40}")
 
 
 @dataclass
@@ -74,6 +117,9 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+
+# The most parameters a model folder may ask for: 200 MB of float32 weights, 13× the paper's model.
+MAX_PARAMETERS = 50_000_000
 
 presets: dict[str, ModelConfig] = {
     # For tests: trains and samples in milliseconds.

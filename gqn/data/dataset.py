@@ -15,6 +15,7 @@ leaves OUT.partial, and running the same command again continues it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ import numpy as np
 from gqn import camera
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
+from gqn.files import npy_header, read_json_object
 from gqn.progress import Progress
 
 ARRAYS = {"images": np.uint8, "c2w": np.float64, "intrinsics": np.float64}
@@ -92,7 +94,7 @@ class SceneDataset:
                         else "is not a rigid camera pose (singular, scaled or bad last row)")
                 raise GQNError(f"{c2w_file}: scene {start + scene} view {view}: camera {what}")
             intrinsics = np.asarray(self.intrinsics[start:start + VALIDATE_CHUNK])
-            bad = ~(np.isfinite(intrinsics).all(-1) & (intrinsics[..., 0] > 0) & (intrinsics[..., 1] > 0))
+            bad = ~camera.valid_intrinsics(intrinsics)
             if bad.any():
                 scene, view = np.argwhere(bad)[0]
                 raise GQNError(f"{intrinsics_file}: scene {start + scene} view {view}: intrinsics "
@@ -103,38 +105,38 @@ def _read_meta(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise GQNError(f"{path}: missing; not a dataset folder "
                        "(expected meta.json, images.npy, c2w.npy and intrinsics.npy)")
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise GQNError(f"{path}: not readable JSON ({error})") from None
-    if not isinstance(meta, dict):
-        raise GQNError(f"{path}: expected a JSON object")
+    meta = read_json_object(path)
     for key in ("scenes", "views", "size"):
-        if not isinstance(meta.get(key), int) or meta[key] < 1:
-            raise GQNError(f"{path}: '{key}' must be a positive integer, got {meta.get(key)!r}")
+        if not _is_int(meta.get(key)) or meta[key] < 1:
+            raise GQNError(f"{path}: '{key}' must be a positive integer, got {meta.get(key)!r:.40}")
+    for key, valid in (("seed", _is_int), ("format", _is_str), ("kind", _is_str)):
+        if meta.get(key) is not None and not valid(meta[key]):
+            expected = "an integer" if valid is _is_int else "a name"
+            raise GQNError(f"{path}: '{key}' is {meta[key]!r:.40}, not {expected}")
     if meta.get("complete") is not True:
         raise GQNError(f"{path}: the dataset is marked incomplete (an interrupted write?)")
     return meta
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
 
 
 def _open_array(path: Path, shape: tuple[int, ...], dtype) -> np.memmap:
     """np.load(mmap_mode='r') after checking the header against the expected shape and the file's length."""
     if not path.is_file():
         raise GQNError(f"{path}: missing")
-    try:
-        with open(path, "rb") as f:
-            fmt = np.lib.format
-            header = fmt.read_array_header_1_0 if fmt.read_magic(f) == (1, 0) else fmt.read_array_header_2_0
-            found_shape, fortran, found_dtype = header(f)
-            offset = f.tell()
-    except (OSError, ValueError) as error:
-        raise GQNError(f"{path}: not a readable .npy file ({error})") from None
+    found_shape, fortran, found_dtype, offset = npy_header(path)
     if found_dtype != np.dtype(dtype) or fortran:
         order = " in Fortran order" if fortran else ""
         raise GQNError(f"{path}: holds {found_dtype}{order}, expected {np.dtype(dtype)} in C order")
     if tuple(found_shape) != shape:
         raise GQNError(f"{path}: has shape {list(found_shape)}, expected {list(shape)} (from meta.json)")
-    per_scene = int(np.prod(shape[1:])) * np.dtype(dtype).itemsize
+    per_scene = math.prod(shape[1:]) * np.dtype(dtype).itemsize
     complete = (path.stat().st_size - offset) // per_scene if per_scene else shape[0]
     if complete < shape[0]:
         raise GQNError(f"{path}: truncated: holds {complete} of {shape[0]} scenes (scene {complete} is cut off)")

@@ -6,14 +6,19 @@ and every photo is shrunk before the next one is opened. Intrinsics follow every
 
 from __future__ import annotations
 
+import io
+import re
 from collections import Counter
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 DEFAULT_MAX_SIZE = 800          # longest side of loaded photos, pixels
+MAX_PIXELS = 120_000_000        # more than any camera's photo (108 MP phones); checked from the header
+MAX_FILE_BYTES = 512 << 20      # an uncompressed 120 MP TIFF is 360 MB
 _EXIF_ORIENTATION = 0x0112
 _TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)  # these swap width and height
 
@@ -26,16 +31,54 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
+def is_regular_file(path: Path) -> bool:
+    """Path.is_file, but False (not an exception) for a name the OS refuses: too long, a NUL byte."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def list_images(folder: Path) -> list[Path]:
     """Image files directly inside `folder` (by extension), sorted by name; hidden files left out."""
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and is_image_file(p) and not p.name.startswith("."))
 
 
 def _check_file(path: Path) -> None:
-    if not path.is_file():
+    try:
+        size = path.stat().st_size if path.is_file() else None
+    except (OSError, ValueError) as error:  # a name too long, a NUL byte, a link loop
+        raise ImageLoadError(f"cannot be opened ({getattr(error, 'strerror', None) or error})") from None
+    if size is None:
         raise ImageLoadError("file not found")
-    if path.stat().st_size == 0:
+    if size == 0:
         raise ImageLoadError("empty file (0 bytes)")
+    if size > MAX_FILE_BYTES:
+        raise ImageLoadError(f"{size / 2**20:.0f} MB; more than any photo ({MAX_FILE_BYTES >> 20} MB at most)")
+
+
+def open_image(source: Path | BinaryIO) -> Image.Image:
+    """A PIL image with only its header read, refused when the header claims no pixels or more than
+    MAX_PIXELS: a bad header costs nothing, whatever size it claims."""
+    try:
+        image = Image.open(source)
+    except Image.DecompressionBombError as error:  # PIL's own limit, checked inside open (2× its warning)
+        claimed = re.search(r"\((\d+) pixels\)", str(error))
+        raise ImageLoadError(_too_large(f"{claimed[1] if claimed else 'too many'} pixels")) from None
+    except UnidentifiedImageError:
+        raise ImageLoadError("not an image (unknown or corrupt header)") from None
+    except (OSError, ValueError, SyntaxError) as error:
+        raise ImageLoadError(f"truncated or corrupt image header ({error})") from None
+    width, height = image.size
+    if width < 1 or height < 1 or width * height > MAX_PIXELS:
+        image.close()
+        raise ImageLoadError(f"its header claims {width}×{height} pixels, an image needs at least one"
+                             if width < 1 or height < 1 else _too_large(f"{width}×{height} pixels"))
+    return image
+
+
+def _too_large(claimed: str) -> str:
+    return f"its header claims {claimed}, more than {MAX_PIXELS // 1_000_000} megapixels: refused before decoding"
 
 
 def _oriented_size(image: Image.Image, honour_exif: bool) -> tuple[int, int]:
@@ -48,11 +91,11 @@ def _oriented_size(image: Image.Image, honour_exif: bool) -> tuple[int, int]:
 def image_size(path: Path, honour_exif: bool = True) -> tuple[int, int]:
     """(width, height) as the photo will be shown, read from the header only."""
     _check_file(path)
-    try:
-        with Image.open(path) as image:
+    with open_image(path) as image:
+        try:
             return _oriented_size(image, honour_exif)
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise ImageLoadError(f"not a readable image ({error})") from None
+        except (OSError, ValueError, SyntaxError) as error:
+            raise ImageLoadError(f"not a readable image ({error})") from None
 
 
 def load_image(path: Path, max_size: int | None = DEFAULT_MAX_SIZE, honour_exif: bool = True
@@ -62,26 +105,33 @@ def load_image(path: Path, max_size: int | None = DEFAULT_MAX_SIZE, honour_exif:
     Transparent images are composited onto white (the NeRF synthetic convention).
     """
     _check_file(path)
-    try:
-        with Image.open(path) as image:
-            full_size = _oriented_size(image, honour_exif)
-            if max_size and max(image.size) > max_size:
-                scale = max_size / max(image.size)
-                image.draft("RGB", (max(1, int(image.width * scale)), max(1, int(image.height * scale))))
-            image.load()
-            if honour_exif:
-                image = ImageOps.exif_transpose(image)
-            if max_size and max(image.size) > max_size:
-                image.thumbnail((max_size, max_size), Image.Resampling.LANCZOS)
-            if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-                rgba = image.convert("RGBA")
-                image = Image.new("RGB", rgba.size, (255, 255, 255))
-                image.paste(rgba, mask=rgba.getchannel("A"))
-            pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except UnidentifiedImageError:
-        raise ImageLoadError("not an image (unknown or corrupt header)") from None
-    except (OSError, ValueError, SyntaxError) as error:
-        raise ImageLoadError(f"truncated or corrupt image data ({error})") from None
+    # From memory, not the file: PIL trusts a PNG chunk's length and would read(2**32) from a file
+    # whose IDAT length is corrupt; a BytesIO returns what is there. The file's bytes are far
+    # fewer than the pixels decoded from them.
+    with open_image(io.BytesIO(path.read_bytes())) as image:
+        try:
+            return decode(image, max_size, honour_exif)
+        except (OSError, ValueError, SyntaxError) as error:
+            raise ImageLoadError(f"truncated or corrupt image data ({error})") from None
+
+
+def decode(image: Image.Image, max_size: int | None = DEFAULT_MAX_SIZE, honour_exif: bool = True
+           ) -> tuple[np.ndarray, tuple[int, int]]:
+    """An image opened by open_image, decoded (downscaled while decoding where the format allows)."""
+    full_size = _oriented_size(image, honour_exif)
+    if max_size and max(image.size) > max_size:
+        scale = max_size / max(image.size)
+        image.draft("RGB", (max(1, int(image.width * scale)), max(1, int(image.height * scale))))
+    image.load()  # the one full-size copy: at most MAX_PIXELS × 4 bytes (PIL keeps RGB as RGBX)
+    if max_size and max(image.size) > max_size:
+        image.thumbnail((max_size, max_size), Image.Resampling.LANCZOS)
+    if honour_exif:  # after shrinking, so that no second full-size copy is made
+        image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        image = Image.new("RGB", rgba.size, (255, 255, 255))
+        image.paste(rgba, mask=rgba.getchannel("A"))
+    pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
     if pixels.size == 0:
         raise ImageLoadError("image has no pixels")
     return pixels, full_size

@@ -16,6 +16,7 @@ from gqn.errors import GQNError
 COLMAP_FILES = ("cameras.bin", "cameras.txt", "images.bin", "images.txt", "points3D.bin", "points3D.txt")
 COLMAP_PLACES = (".", "sparse/0", "sparse")
 NERF_FILES = ("transforms.json", "transforms_train.json")
+MODEL_FILES = ("model.safetensors", "config.json")
 MULTI_SCENE = ("dataset", "gqn-datasets")
 
 
@@ -24,10 +25,17 @@ def _is_tfrecord(path: Path) -> bool:
 
 
 def detect_format(path: Path) -> tuple[str, Path]:
-    """(format, the file or folder its reader takes): nerf, colmap, llff, dataset, gqn-datasets or photos."""
+    """(format, the file or folder its reader takes): nerf, colmap, llff, dataset, gqn-datasets or photos
+    for scenes; model or run for a model folder or training run (load_model reads those)."""
     path = Path(path)
     if not path.exists():
         raise GQNError(f"{path}: no such file or folder")
+    if path.name in MODEL_FILES and (path.parent / MODEL_FILES[0]).is_file():
+        path = path.parent
+    if not path.is_file() and not path.is_dir():
+        raise GQNError(f"{path}: neither a file nor a folder (a pipe or a device?)")
+    if path.is_dir() and ((path / "latest").exists() or (path / MODEL_FILES[0]).is_file()):
+        return ("run" if (path / "latest").exists() else "model"), path
     if path.is_file():
         if path.name == "meta.json" and is_dataset(path.parent):
             return "dataset", path.parent
@@ -79,9 +87,12 @@ def load_views(path: str | Path, scene: int | None = None, max_size: int | None 
         views = _dataset_scene(target, scene or 0)
     elif fmt == "gqn-datasets":
         views = _tfrecord_scene(target, scene or 0)
-    else:
+    elif fmt == "photos":
         from gqn.data.readers.folder import read_folder
         read_folder(target)  # always raises: photos need poses first
+    else:
+        raise GQNError(f"{target}: a {'training run' if fmt == 'run' else 'model folder'}, not a scene; "
+                       "open it as a model (load_model, --model)")
     views.meta.setdefault("format", fmt)
     return drop_invalid_poses(views, target)
 

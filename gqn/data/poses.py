@@ -89,6 +89,10 @@ def estimate_poses(folder: Path, out: Path, sequential: bool = False, max_size: 
         if max_features:
             extraction.sift.max_num_features = max_features
         reconstruction = _reconstruct(pycolmap, work, list(copies), sequential, extraction, token, as_json, timings)
+        if reconstruction is None:
+            unreadable = f"; unreadable: {reasons(unregistered)}" if unregistered else ""
+            raise GQNError(f"{folder}: no reconstruction: no two of the {len(copies)} readable photos share enough "
+                           f"matching features (photos need overlap and texture){unreadable}")
         model, frames = _export(reconstruction, copies, out, _up_rotation_of(reconstruction))
         registered = {f["name"] for f in frames}
         unregistered += [skip(source.name, "not registered in the largest reconstruction")
@@ -214,10 +218,7 @@ def _reconstruct(pycolmap, work: Path, names: list[str], sequential: bool, extra
         models = _cancellable(token, pycolmap.incremental_mapping, database, work / "images", work / "sparse",
                               options, initial_image_pair_callback=lambda: progress.update(2),
                               next_image_callback=registered_one)
-    if not models:
-        raise GQNError(f"no reconstruction: no two of the {len(names)} photos share enough matching features "
-                       "(photos need overlap and texture)")
-    return max(models.values(), key=lambda rec: rec.num_reg_images())
+    return max(models.values(), key=lambda rec: rec.num_reg_images()) if models else None
 
 
 def _up_rotation_of(reconstruction) -> np.ndarray:

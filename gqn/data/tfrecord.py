@@ -23,6 +23,7 @@ from PIL import Image
 
 from gqn import camera
 from gqn.data.dataset import DatasetWriter
+from gqn.data.images import ImageLoadError, decode, open_image
 from gqn.data.viewset import DEFAULT_FOV_DEG, ViewSet
 from gqn.errors import GQNError
 from gqn.progress import Progress
@@ -68,9 +69,15 @@ def read_records(path: str | os.PathLike) -> Iterator[tuple[int, bytes | None, s
     """(record index, data, None) per good record, (index, None, what is wrong) per bad one.
 
     A bad data CRC skips just that record; a cut-off record or a corrupt length ends the file
-    (nothing after it can be located).
+    (nothing after it can be located). A length is trusted only when its CRC matches and it fits in
+    what is left of the file, so a corrupt one never asks for more memory than the file's size.
     """
-    with open(path, "rb") as f:
+    try:
+        f = open(path, "rb")
+        size = os.fstat(f.fileno()).st_size
+    except OSError as error:
+        raise GQNError(f"{path}: cannot be read ({error.strerror or error})") from None
+    with f:
         index = 0
         while header := f.read(12):
             if len(header) < 12:
@@ -79,6 +86,11 @@ def read_records(path: str | os.PathLike) -> Iterator[tuple[int, bytes | None, s
             length, length_crc = struct.unpack("<QI", header)
             if masked_crc32c(header[:8]) != length_crc:
                 yield index, None, "CRC mismatch in the record length (corrupt file; the rest cannot be read)"
+                return
+            left = size - f.tell()
+            if length + 4 > left:
+                yield index, None, (f"cut off: the record says {length} data bytes, the file holds {max(0, left - 4)} "
+                                    "more (the rest cannot be read)")
                 return
             data = f.read(length)
             footer = f.read(4)
@@ -106,11 +118,13 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
     while True:
         if pos >= len(buf):
             raise ValueError("protobuf varint runs past the end of the record")
+        if shift > 63:
+            raise ValueError("protobuf varint longer than 10 bytes")
         byte = buf[pos]
         value |= (byte & 0x7F) << shift
         pos += 1
         if byte < 0x80:
-            return value, pos
+            return value & (1 << 64) - 1, pos
         shift += 7
 
 
@@ -210,9 +224,9 @@ def encode_example(features: dict[str, Feature]) -> bytes:
 
 def _decode_jpeg(data: bytes, view: int) -> np.ndarray:
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            return np.asarray(image.convert("RGB"))
-    except (OSError, ValueError, SyntaxError) as error:
+        with open_image(io.BytesIO(data)) as image:
+            return decode(image, max_size=None, honour_exif=False)[0]
+    except (ImageLoadError, OSError, ValueError, SyntaxError) as error:
         raise ValueError(f"frame {view} is not a readable image ({error})") from None
 
 

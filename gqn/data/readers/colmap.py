@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from gqn import camera
-from gqn.data.images import DEFAULT_MAX_SIZE
+from gqn.data.images import DEFAULT_MAX_SIZE, is_regular_file
 from gqn.data.readers.common import Frame, frames_to_viewset, reasons, skip
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
@@ -191,7 +191,7 @@ def _cameras_txt(path: Path, model: Model) -> None:
             if len(params) != expected:
                 raise ValueError(f"{name} needs {expected} parameters, found {len(params)}")
             model.cameras[camera_id] = Camera(camera_id, name, width, height, params)
-        except (IndexError, ValueError) as error:
+        except (IndexError, ValueError, OverflowError) as error:
             model.problems.append(skip(f"{path.name} line {number}", f"unreadable camera ({error})"))
 
 
@@ -221,7 +221,7 @@ def _images_txt(path: Path, model: Model) -> None:
                 raise ValueError
             image.xys = np.array([float(v) for v in points[0::3]] + [float(v) for v in points[1::3]]).reshape(2, -1).T
             image.point3d_ids = np.array([int(v) for v in points[2::3]], np.int64)
-        except ValueError:
+        except (ValueError, OverflowError):
             model.problems.append(skip(image.name, "its 2D points line is unreadable; points ignored"))
         model.images[image.id] = image
 
@@ -235,10 +235,13 @@ def _points_txt(path: Path, model: Model) -> None:
             if len(fields) < 8 or (len(fields) - 8) % 2:
                 raise ValueError(f"{len(fields)} fields")
             track = np.array([int(v) for v in fields[8:]], np.int64).reshape(-1, 2)
-            point = Point3D(int(fields[0]), np.array([float(v) for v in fields[1:4]]),
-                            np.array([int(v) for v in fields[4:7]], np.uint8), float(fields[7]), track)
+            rgb = [int(v) for v in fields[4:7]]
+            if not all(0 <= c <= 255 for c in rgb):
+                raise ValueError(f"colour {rgb} is not three values 0-255")
+            point = Point3D(int(fields[0]), np.array([float(v) for v in fields[1:4]]), np.array(rgb, np.uint8),
+                            float(fields[7]), track)
             model.points[point.id] = point
-        except ValueError as error:
+        except (ValueError, OverflowError) as error:
             model.problems.append(skip(f"{path.name} line {number}", f"unreadable point ({error})"))
 
 
@@ -302,6 +305,8 @@ def _write_binary(model: Model, folder: Path) -> None:
 
 def camera_intrinsics(cam: Camera) -> tuple[np.ndarray, dict[str, float]]:
     """(fx, fy, cx, cy) and the distortion coefficients of a supported camera model."""
+    if not (1 <= cam.width < 2**31 and 1 <= cam.height < 2**31):
+        raise ValueError(f"camera {cam.id} is {cam.width}×{cam.height} pixels; a camera needs at least 1×1")
     p = cam.params
     if cam.model in ("SIMPLE_PINHOLE", "SIMPLE_RADIAL", "RADIAL"):
         intrinsics = np.array([p[0], p[0], p[1], p[2]])
@@ -320,7 +325,7 @@ def find_image_folder(model_folder: Path, names: list[str]) -> Path:
     model_folder = model_folder.resolve()
     candidates = [model_folder / "images", model_folder.parent / "images", model_folder.parent.parent / "images",
                   model_folder]
-    found = [sum((folder / name).is_file() for name in names) for folder in candidates]
+    found = [sum(is_regular_file(folder / name) for name in names) for folder in candidates]
     return candidates[int(np.argmax(found))]
 
 
@@ -346,8 +351,11 @@ def read_colmap(folder: Path, max_size: int | None = DEFAULT_MAX_SIZE) -> ViewSe
             continue
         frames.append(Frame(im.name, image_folder / im.name, camera.colmap_to_c2w(im.qvec, im.tvec), intrinsics,
                             (cam.width, cam.height), distortion))
-    points = np.array([p.xyz for p in model.points.values()], np.float32).reshape(-1, 3)
-    colors = np.array([p.rgb for p in model.points.values()], np.uint8).reshape(-1, 3)
+    with np.errstate(over="ignore"):
+        points = np.array([p.xyz for p in model.points.values()], np.float32).reshape(-1, 3)
+    finite = (np.abs(points) < camera.MAX_COORDINATE).all(1)  # NaN, or absurdly far: not part of the scene
+    points = points[finite]
+    colors = np.array([p.rgb for p in model.points.values()], np.uint8).reshape(-1, 3)[finite]
     return frames_to_viewset(frames, "colmap-binary" if model.binary else "colmap-text", folder, max_size, skipped,
                              honour_exif=False, meta={"image_folder": str(image_folder)},
                              points=points if len(points) else None, point_colors=colors if len(colors) else None)

@@ -6,6 +6,7 @@ be used and bringing every view to one size happens here, once.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,8 @@ def pose_problem(c2w: np.ndarray) -> str | None:
         return f"pose has shape {c2w.shape}, not 4×4"
     if not np.isfinite(c2w).all():
         return "pose has NaN or infinite values"
+    if not (np.abs(c2w[:3, 3]) < camera.MAX_COORDINATE).all():
+        return f"camera position {c2w[:3, 3].tolist()} is farther out than {camera.MAX_COORDINATE:g} scene units"
     if not camera.valid_poses(c2w):
         return "pose is not a rigid transform (singular, scaled or mirrored rotation)"
     return None
@@ -69,6 +72,16 @@ def aspect_outliers(images: list[np.ndarray], names: list[str], skipped: list[di
     return keep
 
 
+def camera_problem(frame: Frame) -> str | None:
+    """Why a frame's intrinsics cannot be used, or None when they can."""
+    k = frame.intrinsics
+    if k is not None and not camera.valid_intrinsics(k):
+        return f"intrinsics {np.round(k, 3).tolist()} are not finite and positive (or absurdly large)"
+    if frame.size is not None and not all(1 <= side < math.inf for side in frame.size):
+        return f"the image size {frame.size[0]}×{frame.size[1]} its intrinsics refer to is not positive"
+    return None
+
+
 def frames_to_viewset(frames: list[Frame], fmt: str, source: Path, max_size: int | None = DEFAULT_MAX_SIZE,
                       skipped: list[dict[str, str]] | None = None, honour_exif: bool = True,
                       meta: dict[str, Any] | None = None, **extra: Any) -> ViewSet:
@@ -77,10 +90,7 @@ def frames_to_viewset(frames: list[Frame], fmt: str, source: Path, max_size: int
     images, intrinsics, poses, names, distortion = [], [], [], [], {}
     assumed_fov = False
     for frame in frames:
-        problem = pose_problem(frame.c2w)
-        if problem is None and frame.intrinsics is not None and not (
-                np.isfinite(frame.intrinsics).all() and frame.intrinsics[0] > 0 and frame.intrinsics[1] > 0):
-            problem = f"intrinsics {np.round(frame.intrinsics, 3).tolist()} are not finite and positive"
+        problem = pose_problem(frame.c2w) or camera_problem(frame)
         if problem is not None:
             skipped.append(skip(frame.name, problem))
             continue

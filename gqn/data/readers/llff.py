@@ -13,6 +13,7 @@ from gqn.data.images import DEFAULT_MAX_SIZE, ImageLoadError, image_size, list_i
 from gqn.data.readers.common import Frame, frames_to_viewset
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
+from gqn.files import load_npy
 
 
 def image_folders(folder: Path) -> list[Path]:
@@ -42,12 +43,9 @@ def pick_image_folder(folder: Path, count: int, max_size: int | None) -> Path:
 def read_llff(folder: Path, max_size: int | None = DEFAULT_MAX_SIZE) -> ViewSet:
     folder = Path(folder)
     path = folder / "poses_bounds.npy"
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
-        raise GQNError(f"{path}: not a readable .npy file ({error})") from None
-    if data.ndim != 2 or data.shape[1] != 17 or not np.issubdtype(data.dtype, np.floating):
-        raise GQNError(f"{path}: expected a float N×17 array, got {data.dtype} {data.shape}")
+    data = load_npy(path)
+    if data.ndim != 2 or data.shape[1] != 17 or not np.issubdtype(data.dtype, np.floating) or not len(data):
+        raise GQNError(f"{path}: expected a float N×17 array with N >= 1, got {data.dtype} {data.shape}")
     c2w, hwf = camera.llff_to_c2w(data[:, :15].reshape(-1, 3, 5))
     image_folder = pick_image_folder(folder, len(data), max_size)
     frames = []
@@ -55,7 +53,9 @@ def read_llff(folder: Path, max_size: int | None = DEFAULT_MAX_SIZE) -> ViewSet:
         size = (int(round(width)), int(round(height))) if np.isfinite([width, height]).all() else None
         intrinsics = np.array([focal, focal, width / 2.0, height / 2.0])
         frames.append(Frame(photo.name, photo, pose, intrinsics, size))
+    meta = {"image_folder": str(image_folder)}
+    near, far = data[:, 15][np.isfinite(data[:, 15])], data[:, 16][np.isfinite(data[:, 16])]
+    if len(near) and len(far):
+        meta["depth_range"] = [float(near.min()), float(far.max())]
     # LLFF poses come from COLMAP, which works on the raw pixel grid: no EXIF rotation.
-    return frames_to_viewset(frames, "llff", folder, max_size, honour_exif=False,
-                             meta={"depth_range": [float(np.nanmin(data[:, 15])), float(np.nanmax(data[:, 16]))],
-                                   "image_folder": str(image_folder)})
+    return frames_to_viewset(frames, "llff", folder, max_size, honour_exif=False, meta=meta)
