@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from gqn import camera
-from gqn.data.images import DEFAULT_MAX_SIZE, ImageLoadError, load_image, scale_intrinsics, to_common_size
+from gqn.data.images import DEFAULT_MAX_SIZE, ImageLoadError, image_size, load_image, scale_intrinsics, to_common_size
 from gqn.data.viewset import DEFAULT_FOV_DEG, ViewSet
 from gqn.errors import GQNError
 
@@ -82,6 +82,15 @@ def camera_problem(frame: Frame) -> str | None:
     return None
 
 
+def upright_copy(frame: Frame) -> bool:
+    """Whether a reader that ignores EXIF orientation (COLMAP does) was made from upright copies of
+    this photo (`gqn poses` makes them): its camera's size is the photo's size once turned upright."""
+    if frame.size is None:
+        return False
+    raw, upright = image_size(frame.path, honour_exif=False), image_size(frame.path)
+    return raw != upright and tuple(frame.size) == upright
+
+
 def frames_to_viewset(frames: list[Frame], fmt: str, source: Path, max_size: int | None = DEFAULT_MAX_SIZE,
                       skipped: list[dict[str, str]] | None = None, honour_exif: bool = True,
                       meta: dict[str, Any] | None = None, **extra: Any) -> ViewSet:
@@ -95,7 +104,7 @@ def frames_to_viewset(frames: list[Frame], fmt: str, source: Path, max_size: int
             skipped.append(skip(frame.name, problem))
             continue
         try:
-            pixels, full_size = load_image(frame.path, max_size, honour_exif)
+            pixels, full_size = load_image(frame.path, max_size, honour_exif or upright_copy(frame))
         except ImageLoadError as error:
             skipped.append(skip(frame.name, str(error)))
             continue
