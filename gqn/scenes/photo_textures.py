@@ -167,10 +167,10 @@ def paint(rng: np.random.Generator) -> np.ndarray:
 def landscape(rng: np.random.Generator) -> np.ndarray:
     """A panorama strip for far walls: sky, hills or tree lines, ground."""
     sky_top, sky_low = _colour(rng, (0.55, 0.62), (0.3, 0.6), (0.7, 0.95)), _colour(rng, (0.55, 0.62), (0.05, 0.2), (0.85, 1.0))
-    hills = _colour(rng, (0.2, 0.4), (0.3, 0.7), (0.2, 0.55))
+    hills = _colour(rng, (0.2, 0.4), (0.3, 0.7), (0.3, 0.65))
     y = np.arange(SIZE, dtype=np.float32)[:, None] / SIZE
-    out = _blend(sky_top, sky_low, np.broadcast_to(y / 0.6, (SIZE, SIZE)))
-    ridge = 0.45 + 0.08 * _noise(rng, (1,), (4, 8, 16, 32, 64))[0][None, :]
+    out = _blend(sky_top, sky_low, np.broadcast_to(y / 0.8, (SIZE, SIZE)))
+    ridge = 0.78 + 0.06 * _noise(rng, (1,), (4, 8, 16, 32, 64))[0][None, :]  # low: far hills, a few degrees up
     land = _blend(hills, hills * 0.6, 0.5 + 0.3 * _noise(rng, (16, 32, 64)))
     out = np.where((y > ridge)[..., None], land, out)
     return out * _grain(rng, 0.02)
