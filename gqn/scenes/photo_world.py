@@ -16,13 +16,20 @@ Units are metres; poses are OpenCV camera-to-world in a z-up world (gqn.camera).
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from gqn import camera
 from gqn.data.viewset import ViewSet
+from gqn.errors import GQNError
 from gqn.scenes import photo_render as pr
 from gqn.scenes.photo_textures import SIZE, TextureBank, texture_bank
 
@@ -419,7 +426,8 @@ def auto_exposure(world: PhotoWorld, c2w: np.ndarray, intrinsics: np.ndarray, he
 def render_capture(seed: int, views: int | None = None, size: int = 128, layout: str | None = None,
                    aspect: str | None = None, fov_deg: float | None = None, setting: str | None = None,
                    points: int = 3000) -> Capture:
-    """Capture `seed`: `views` photos (random in VIEWS when None) whose long side is `size` pixels."""
+    """Capture `seed`: `views` photos (random in VIEWS when None) whose long side is `size` pixels, with
+    up to `points` sparse points (0: none, and faster)."""
     world = make_world(seed, setting)
     rng = np.random.default_rng([seed, 1])
     views = int(rng.integers(VIEWS[0], VIEWS[1] + 1)) if views is None else int(views)
@@ -430,7 +438,8 @@ def render_capture(seed: int, views: int | None = None, size: int = 128, layout:
     exposure = auto_exposure(world, c2w, intrinsics, height, width, key=rng.uniform(0.14, 0.26))
     gain = exposure * np.exp(rng.normal(0, 0.04, views))  # a phone meters every photo again
     images, depth = world.render(c2w, intrinsics, height, width, gain)
-    cloud, colours, visibility = sparse_points(images, depth, c2w, intrinsics, rng, points)
+    cloud, colours, visibility = sparse_points(images, depth, c2w, intrinsics, rng, points) if points else (
+        np.zeros((0, 3), np.float32), np.zeros((0, 3), np.uint8), np.zeros((0, views), bool))
     meta: dict[str, Any] = {"format": "procedural", "kind": KIND, "seed": int(seed), "size": int(size),
                             "setting": world.setting, "layout": layout,
                             "near": float(depth.min()), "far": float(depth[np.isfinite(depth)].max())}
@@ -438,3 +447,64 @@ def render_capture(seed: int, views: int | None = None, size: int = 128, layout:
     view_set = ViewSet(images, c2w, intrinsics, names=names, source=f"{KIND}:{seed}", points=cloud,
                        point_colors=colours, meta=meta)
     return Capture(view_set, depth, visibility, world)
+
+
+# --- on disk ------------------------------------------------------------------------------------------------
+
+def write_capture(capture: Capture, out: str | Path) -> Path:
+    """One capture as a folder `load_views` reads: images/*.png and a COLMAP text model in sparse/0
+    (one PINHOLE camera, poses, the sparse points with their tracks), plus depth.npy (float32 [V,H,W],
+    camera z per pixel) and capture.json (the meta: seed, setting, layout, near, far)."""
+    from gqn.data.readers import colmap
+
+    out = Path(out)
+    if out.exists():
+        raise GQNError(f"{out}: already exists; choose another --out or delete it")
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    (partial / "images").mkdir(parents=True)
+    views = capture.views
+    for name, image in zip(views.names, views.images):
+        Image.fromarray(image).save(partial / "images" / name)
+    height, width = views.size
+    model = colmap.Model(cameras={1: colmap.Camera(1, "PINHOLE", width, height, views.intrinsics[0].copy())})
+    pixels, _ = camera.project(views.points[:, None, :], views.c2w[None], views.intrinsics[None])  # [P,V,2]
+    tracks: list[list[tuple[int, int]]] = [[] for _ in range(len(views.points))]
+    for i, name in enumerate(views.names):
+        seen = np.flatnonzero(capture.visibility[:, i])
+        for slot, point in enumerate(seen):
+            tracks[point].append((i + 1, slot))
+        qvec, tvec = camera.c2w_to_colmap(views.c2w[i])
+        model.images[i + 1] = colmap.Image(i + 1, qvec, tvec, 1, name, pixels[seen, i], seen + 1)
+    for j, (xyz, rgb) in enumerate(zip(views.points, views.point_colors)):
+        model.points[j + 1] = colmap.Point3D(j + 1, xyz.astype(np.float64), rgb, 0.5, np.array(tracks[j], np.int64))
+    colmap.write_model(model, partial / "sparse" / "0", binary=False)
+    np.save(partial / "depth.npy", capture.depth)
+    (partial / "capture.json").write_text(json.dumps(views.meta, indent=2) + "\n")
+    os.replace(partial, out)
+    return out
+
+
+def write_dataset(out: str | Path, scenes: int, views: int, size: int, seed: int = 0, as_json: bool = False
+                  ) -> dict[str, Any]:
+    """`scenes` square photo-world captures of `views` views at size×size (random field of view and
+    principal point per capture) into a dataset folder (gqn.data.dataset). Scene i is capture
+    scene_seed(seed, i): render_capture(that seed, views, size, aspect="square") gives it again
+    with its sparse points and depth."""
+    from gqn.data.dataset import DatasetWriter, scene_seed
+    from gqn.progress import Progress
+
+    if scenes < 1 or views < 2 or not 8 <= size <= 1024:
+        raise GQNError(f"need scenes >= 1, views >= 2 and 8 <= size <= 1024; got {scenes}, {views}, {size}")
+    args = {"kind": KIND, "scenes": scenes, "views": views, "size": size, "seed": seed}
+    writer = DatasetWriter(out, scenes, views, size, args)
+    resumed_from, start = writer.done, time.perf_counter()
+    with Progress(scenes, f"{KIND} captures", as_json, initial=writer.done) as progress:
+        while writer.done < scenes:
+            capture = render_capture(scene_seed(seed, writer.done), views, size, aspect="square", points=0).views
+            writer.write(capture.images[None], capture.c2w[None], capture.intrinsics[None])
+            progress.update(1)
+    seconds = time.perf_counter() - start
+    writer.finish({"format": "procedural", **args, "seeds": "scene i: seed * 1000003 + i", "created_by": "gqn scenes"})
+    return {"out": str(writer.out), **args, "resumed_from": resumed_from, "seconds": round(seconds, 3),
+            "views_per_s": round((scenes - resumed_from) * views / seconds, 1) if seconds > 0 else None}
