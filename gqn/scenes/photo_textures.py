@@ -100,7 +100,7 @@ def _grain(rng: np.random.Generator, amount: float) -> np.ndarray:
 
 def stone(rng: np.random.Generator) -> np.ndarray:
     """Plaster, concrete, stone: two close colours mixed by multi-scale noise."""
-    base = _colour(rng, (0.0, 1.0), (0.0, 0.35), (0.35, 0.9))
+    base = _colour(rng, (0.0, 1.0), (0.0, 0.25), (0.35, 0.9))
     other = np.clip(base * rng.uniform(0.6, 1.3, 3), 0, 1)
     mix = 0.5 + 0.3 * _noise(rng, (4, 8, 16, 32, 64))
     return _blend(base, other, mix) * _grain(rng, 0.06)
@@ -139,7 +139,7 @@ def tiles(rng: np.random.Generator) -> np.ndarray:
 
 def fabric(rng: np.random.Generator) -> np.ndarray:
     """Stripes or a tartan of two or three colours, with a woven fine texture."""
-    colours = [_colour(rng, (0.0, 1.0), (0.2, 0.8), (0.25, 0.9)) for _ in range(3)]
+    colours = [_colour(rng, (0.0, 1.0), (0.1, 0.6), (0.25, 0.9)) for _ in range(3)]
     x = np.arange(SIZE, dtype=np.float32) / SIZE
     f = rng.integers(2, 9)
     stripes_x = (np.sin(2 * np.pi * f * x) > rng.uniform(-0.5, 0.5)).astype(np.float32)
@@ -160,7 +160,7 @@ def marble(rng: np.random.Generator) -> np.ndarray:
 
 def paint(rng: np.random.Generator) -> np.ndarray:
     """Nearly uniform painted surfaces: the textureless walls and boxes real captures are full of."""
-    base = _colour(rng, (0.0, 1.0), (0.0, 0.7), (0.3, 0.95))
+    base = _colour(rng, (0.0, 1.0), (0.0, 0.5), (0.3, 0.95))
     return np.broadcast_to(base, (SIZE, SIZE, 3)) * (1 + 0.03 * _noise(rng, (4, 8, 16)))[..., None] * _grain(rng, 0.02)
 
 

@@ -346,7 +346,7 @@ def sample_poses(world: PhotoWorld, rng: np.random.Generator, views: int, layout
         raise ValueError(f"unknown capture layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     half_angle = np.arctan(0.5 * min(height, width) / intrinsics[0])
     framed = max(world.radius, MIN_FRAMED[world.setting != "table"])
-    distance = max(framed / np.sin(half_angle) * rng.uniform(1.1, 2.0), world.radius + 0.15)
+    distance = max(framed / np.sin(half_angle) * rng.uniform(0.9, 1.6), world.radius + 0.15)
     target = world.target
     if layout == "orbit":
         rings = int(rng.integers(1, 4))
