@@ -184,3 +184,18 @@ def to_common_size(images: list[np.ndarray], intrinsics: list[np.ndarray]) -> tu
         out_images.append(image)
         out_intrinsics.append(k)
     return np.stack(out_images), np.array(out_intrinsics, np.float64)
+
+
+def random_crop(image: np.ndarray, intrinsics: np.ndarray, size: tuple[int, int], rng: np.random.Generator
+                ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """A random (height, width) `size` window of `image` [H,W,...] with its pixel intrinsics (the
+    principal point moves, the focal lengths stay), and its (top, left) so that per-pixel maps of the
+    same view (depth) can be cut alike. Training on 64-px crops of 128-px views costs what 64-px
+    views cost while the model still sees 128-px detail and off-centre principal points."""
+    height, width = image.shape[:2]
+    crop_h, crop_w = size
+    if not (0 < crop_h <= height and 0 < crop_w <= width):
+        raise ValueError(f"crop {size} does not fit in an image of {(height, width)}")
+    top, left = int(rng.integers(0, height - crop_h + 1)), int(rng.integers(0, width - crop_w + 1))
+    fx, fy, cx, cy = np.asarray(intrinsics, np.float64)
+    return image[top:top + crop_h, left:left + crop_w], np.array([fx, fy, cx - left, cy - top]), (top, left)

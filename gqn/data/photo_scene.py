@@ -33,13 +33,13 @@ def noise_texture(size: int, rng: np.random.Generator) -> np.ndarray:
     out = np.zeros((3, size, size), np.float32)
     for cells, weight in ((8, 1.0), (16, 0.8), (32, 0.7), (64, 0.6), (128, 0.5)):
         grid = rng.uniform(-1.0, 1.0, (3, cells, cells)).astype(np.float32)
-        upsample = _smooth_upsampling(size, cells)
+        upsample = smooth_upsampling(size, cells)
         out += weight * (upsample @ grid @ upsample.T)  # separable interpolation as two matrix products
     out = (out - out.mean()) / out.std()
     return np.clip(128 + 60 * out, 0, 255).astype(np.uint8).transpose(1, 2, 0).copy()
 
 
-def _smooth_upsampling(size: int, cells: int) -> np.ndarray:
+def smooth_upsampling(size: int, cells: int) -> np.ndarray:
     """[size, cells] weights interpolating a periodic grid of `cells` values with smoothstep (no grid lines)."""
     pos = np.arange(size, dtype=np.float32) * cells / size
     i0 = pos.astype(int)

@@ -120,3 +120,21 @@ def test_list_images_skips_other_files_and_hidden_ones(tmp_path):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "sub.jpg").mkdir()
     assert [p.name for p in list_images(tmp_path)] == ["a.png", "b.JPG"]
+
+
+def test_random_crop_keeps_points_on_their_pixels():
+    from gqn.data.images import random_crop
+
+    rng = np.random.default_rng(0)
+    image = pattern(64, 96)
+    intrinsics = np.array([80.0, 80.0, 50.0, 30.0])
+    c2w = camera.look_at(np.array([3.0, 1.0, 2.0]))
+    point = np.array([0.2, -0.1, 0.3])
+    (u, v), _ = camera.project(point, c2w, intrinsics)
+    for _ in range(5):
+        crop, crop_intrinsics, (top, left) = random_crop(image, intrinsics, (40, 48), rng)
+        assert crop.shape == (40, 48, 3) and np.array_equal(crop, image[top:top + 40, left:left + 48])
+        (cu, cv), _ = camera.project(point, c2w, crop_intrinsics)
+        assert (cu, cv) == pytest.approx((u - left, v - top))
+    with pytest.raises(ValueError):
+        random_crop(image, intrinsics, (65, 10), rng)

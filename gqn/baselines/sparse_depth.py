@@ -1,0 +1,139 @@
+"""Classical image-based rendering from a capture's sparse points: depth from the points, warp and blend.
+
+Why: structure from motion leaves a few thousand surface points behind, and on real captures the
+depth they give is often better than what a plane sweep finds (../shared/GQN-NOTES.md). Steps:
+1. Project the points into the query; drop those hidden behind nearer points of the same coarse
+   cell (a z-buffer at about twice the points' spacing).
+2. Densify: each pixel takes its `CANDIDATES` nearest projected points' depths as candidates and
+   keeps the one whose colours agree best across the k nearest photos (variance over a 3×3
+   window, a small preference for nearer points) — so depth edges follow the photos instead of
+   the points' Voronoi cells.
+3. Warp: unproject each pixel at that depth into the k photos nearest by position and viewing
+   direction, sample them bilinearly, and blend with weights that favour photos whose ray to the
+   point is closest in angle to the query's, that see the point inside their frame, and whose
+   colour agrees with the others (an occluded photo disagrees).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
+from torch.nn import functional as F
+
+from gqn.data.viewset import ViewSet
+from gqn.errors import GQNError
+
+CANDIDATES = 6         # nearest projected points whose depths each pixel chooses from
+VISIBILITY_CELLS = 2.0  # z-buffer cell size in point spacings
+OCCLUSION_MARGIN = 0.05  # a point more than this fraction behind its cell's nearest is hidden
+ANGLE_SCALE = np.deg2rad(10.0)
+COLOUR_SCALE = 0.1     # colour disagreement (0..1 units) at which a photo's weight falls by e
+
+
+def sparse_depth_render(views: ViewSet, query_c2w: np.ndarray, query_intrinsics: np.ndarray, size: tuple[int, int],
+                        k: int = 4) -> np.ndarray:
+    """uint8 [height, width, 3]: the query camera (OpenCV c2w [4,4], normalised intrinsics
+    (fx/W, fy/H, cx/W, cy/H)) rendered from `views` and their sparse points, size = (height, width)."""
+    height, width = size
+    if views.points is None or len(views.points) < CANDIDATES:
+        raise GQNError(f"{views.source}: sparse-depth rendering needs the capture's sparse points "
+                       f"(a COLMAP model with points3D); found {0 if views.points is None else len(views.points)}")
+    chosen = nearest_views(views, np.asarray(query_c2w, np.float64), min(k, len(views)))
+    # float32 throughout: scenes span metres, and float64 would double the time
+    query_c2w = torch.as_tensor(np.asarray(query_c2w, np.float32))
+    intrinsics = torch.as_tensor(np.asarray(query_intrinsics, np.float32) * np.float32([width, height, width, height]))
+    photos = torch.as_tensor(views.images[chosen]).permute(0, 3, 1, 2).float() / 255.0   # [k,3,h,w]
+    photo_c2w = torch.as_tensor(views.c2w[chosen], dtype=torch.float32)
+    photo_intrinsics = torch.as_tensor(views.intrinsics[chosen], dtype=torch.float32)
+    rays = _rays(query_c2w, intrinsics, height, width)                                    # [H,W,3] world, z = 1
+    candidates, distance = _candidate_depths(torch.as_tensor(views.points, dtype=torch.float32), query_c2w,
+                                             intrinsics, height, width)                   # [C,H,W]
+    cost = torch.stack([_colour_cost(photos, photo_c2w, photo_intrinsics, query_c2w, rays, d) for d in candidates])
+    cost = cost + 0.002 * distance                                                        # ties go to nearer points
+    depth = torch.gather(candidates, 0, cost.argmin(0, keepdim=True))[0]
+    colours, weights = _warp(photos, photo_c2w, photo_intrinsics, query_c2w, rays, depth)
+    image = (colours * weights[:, None]).sum(0) / weights.sum(0).clamp_min(1e-8)
+    return (image.permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
+
+
+def nearest_views(views: ViewSet, query_c2w: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k views nearest the query by position (in units of the capture's spread)
+    and by viewing direction."""
+    positions = views.positions
+    spread = np.median(np.linalg.norm(positions - positions.mean(0), axis=-1)) + 1e-9
+    distance = np.linalg.norm(positions - query_c2w[:3, 3], axis=-1) / spread
+    turn = 1.0 - views.c2w[:, :3, 2] @ query_c2w[:3, 2]
+    return np.argsort(distance + 4.0 * turn)[:k]
+
+
+def _rays(c2w: torch.Tensor, intrinsics: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    fx, fy, cx, cy = intrinsics
+    y, x = torch.meshgrid(torch.arange(height, dtype=torch.float32) + 0.5,
+                          torch.arange(width, dtype=torch.float32) + 0.5, indexing="ij")
+    cam = torch.stack([(x - cx) / fx, (y - cy) / fy, torch.ones_like(x)], -1)
+    return cam @ c2w[:3, :3].T
+
+
+def _candidate_depths(points: torch.Tensor, c2w: torch.Tensor, intrinsics: torch.Tensor, height: int, width: int
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Depths of each pixel's CANDIDATES nearest visible projected points [C,H,W] and their pixel distances."""
+    fx, fy, cx, cy = intrinsics
+    cam = (points - c2w[:3, 3]) @ c2w[:3, :3]
+    z = cam[:, 2]
+    u, v = fx * cam[:, 0] / z + cx, fy * cam[:, 1] / z + cy
+    inside = (z > 1e-6) & (u >= 0) & (u < width) & (v >= 0) & (v < height)
+    u, v, z = u[inside], v[inside], z[inside]
+    if len(z) < CANDIDATES:
+        raise GQNError(f"only {len(z)} sparse points project into the query view; too few to estimate its depth")
+    cell = max(1.0, VISIBILITY_CELLS * float(np.sqrt(height * width / len(z))))
+    cols = int(np.ceil(width / cell))
+    index = (v / cell).long() * cols + (u / cell).long()
+    nearest = torch.full((int(np.ceil(height / cell)) * cols,), float("inf"), dtype=z.dtype)
+    nearest = nearest.scatter_reduce(0, index, z, reduce="amin")
+    seen = z <= nearest[index] * (1 + OCCLUSION_MARGIN)
+    tree = cKDTree(torch.stack([u[seen], v[seen]], -1).numpy())
+    y, x = np.mgrid[0:height, 0:width] + 0.5
+    distance, which = tree.query(np.stack([x.ravel(), y.ravel()], -1), k=min(CANDIDATES, int(seen.sum())))
+    depths = z[seen][torch.as_tensor(which.reshape(height * width, -1))]
+    return (depths.T.reshape(-1, height, width),
+            torch.as_tensor(distance.reshape(height * width, -1).T.reshape(-1, height, width), dtype=torch.float32))
+
+
+def _sample(photos: torch.Tensor, c2w: torch.Tensor, intrinsics: torch.Tensor, points: torch.Tensor
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Colours of world points [H,W,3] in every photo [k,3,H,W], whether each photo frames them [k,H,W],
+    and the unit rays from the photos' centres to them [k,H,W,3]."""
+    k, _, h, w = photos.shape
+    offset = points[None] - c2w[:, None, None, :3, 3]                        # [k,H,W,3]
+    cam = torch.einsum("kji,khwj->khwi", c2w[:, :3, :3], offset)
+    z = cam[..., 2].clamp_min(1e-6)
+    u = intrinsics[:, 0, None, None] * cam[..., 0] / z + intrinsics[:, 2, None, None]
+    v = intrinsics[:, 1, None, None] * cam[..., 1] / z + intrinsics[:, 3, None, None]
+    inside = (cam[..., 2] > 1e-6) & (u >= 0) & (u <= w) & (v >= 0) & (v <= h)
+    grid = torch.stack([2 * u / w - 1, 2 * v / h - 1], -1)                   # pixel centres at +0.5
+    colours = F.grid_sample(photos, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return colours, inside, offset / offset.norm(dim=-1, keepdim=True)
+
+
+def _colour_cost(photos, photo_c2w, photo_intrinsics, query_c2w, rays, depth) -> torch.Tensor:
+    """How much the photos disagree about the colour at `depth` [H,W] (variance, 3×3 mean)."""
+    colours, inside, _ = _sample(photos, photo_c2w, photo_intrinsics, query_c2w[:3, 3] + rays * depth[..., None])
+    weight = inside.float()[:, None]
+    count = weight.sum(0).clamp_min(1)
+    mean = (colours * weight).sum(0) / count
+    variance = (((colours - mean) ** 2) * weight).sum(0).mean(0) / count[0]
+    variance = torch.where(count[0] >= 2, variance, torch.full_like(variance, 0.05))  # one photo proves nothing
+    return F.avg_pool2d(variance[None, None], 3, stride=1, padding=1, count_include_pad=False)[0, 0]
+
+
+def _warp(photos, photo_c2w, photo_intrinsics, query_c2w, rays, depth) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each photo's colour at the query's surface [k,3,H,W] and its blending weight [k,H,W]."""
+    points = query_c2w[:3, 3] + rays * depth[..., None]
+    colours, inside, photo_rays = _sample(photos, photo_c2w, photo_intrinsics, points)
+    query_rays = rays / rays.norm(dim=-1, keepdim=True)
+    angle = torch.arccos((photo_rays * query_rays[None]).sum(-1).clamp(-1, 1))
+    weight = torch.exp(-angle / ANGLE_SCALE) * (inside.float() + 1e-4)      # outside the frame: a last resort
+    median = colours.median(0).values
+    disagreement = (colours - median).abs().mean(1)
+    return colours, weight * torch.exp(-disagreement / COLOUR_SCALE)

@@ -1,0 +1,430 @@
+"""A numba ray caster for the photo world: analytic primitives, mip-mapped textures, a photo's pipeline.
+
+Why analytic ray casting: spheres and cylinders stay round at any distance, every pixel gets an
+exact depth for free, and one hit test per primitive is cheaper than rasterizing the hundreds of
+triangles a round object needs. Per view the primitives' projected bounding spheres are binned
+into TILE×TILE pixel tiles, so a pixel only tests what can cover it (the room, and the few
+objects whose bounds overlap its tile). Shading: textures sampled bilinearly at the mip level of
+the pixel's footprint, one directional or point light with Lambert and a Blinn-Phong highlight,
+a sky/ground hemisphere for ambient light, soft blob shadows under objects; then the camera:
+exposure and white balance, vignetting, a filmic shoulder, sRGB, sensor noise.
+
+A ray's direction is R (x', y', 1) in camera units, so its parameter t is the camera-space depth z.
+Pixel (i, j) is sampled at its centre (i + 0.5, j + 0.5), as in gqn.camera.project.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from gqn.scenes.photo_textures import LEVELS, SIZE
+
+# primitive types; a primitive row is PRIM_FIELDS floats: type, centre (3), rotation local->world
+# (3×3 row-major), half size (3: box half extents; sphere radius; cylinder radius, radius, half height)
+BOX, SPHERE, CYLINDER, ROOM_BOX, ROOM_CYLINDER = range(5)
+PRIM_FIELDS = 16
+FACE_SLOTS = 6  # box faces -x +x -y +y -z +z; cylinders: side, top, bottom
+# a material row: texture id, texels per unit along u and v, offset u and v (texels), tint rgb, specular
+MAT_FIELDS = 9
+# a blob shadow row: centre x y, the height of the surface it darkens, radius, strength
+SHADOW_FIELDS = 5
+# the light: kind (0 directional, 1 point), direction towards it or position (3), colour (3),
+# sky ambient (3), ground ambient (3), point-light falloff distance
+LIGHT_FIELDS = 14
+TILE = 16
+EPS = 1e-6
+LUT_SIZE = 4096
+LUT_MAX = 4.0  # linear radiance mapped by the tone curve (above: white)
+SHININESS_SQUARINGS = 5  # highlight exponent 2**5 = 32
+
+
+def tone_curve() -> np.ndarray:
+    """float32 [LUT_SIZE]: linear radiance in [0, LUT_MAX] -> sRGB value in [0, 255] with a soft shoulder."""
+    x = np.linspace(0.0, LUT_MAX, LUT_SIZE)
+    knee = 0.75
+    shoulder = knee + (1 - knee) * (1 - np.exp(-(x - knee) / (1 - knee)))
+    y = np.where(x < knee, x, shoulder)
+    srgb = np.where(y <= 0.0031308, 12.92 * y, 1.055 * np.power(np.maximum(y, 0.0031308), 1 / 2.4) - 0.055)
+    return (255.0 * srgb).astype(np.float32)
+
+
+def srgb_to_linear() -> np.ndarray:
+    """float32 [256]: sRGB byte -> linear reflectance."""
+    c = np.arange(256) / 255.0
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def render(prims: np.ndarray, faces: np.ndarray, materials: np.ndarray, shadows: np.ndarray, light: np.ndarray,
+           texels: np.ndarray, offsets: np.ndarray, c2w: np.ndarray, intrinsics: np.ndarray, gain: np.ndarray,
+           vignette: float, noise: float, noise_seed: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Render V views -> (uint8 [V,H,W,3], float32 depth [V,H,W]).
+
+    c2w [V,4,4] OpenCV; intrinsics [V,4] pixels; gain [V,3] exposure × white balance per view;
+    vignette: brightness lost at the image corner; noise: sensor noise amplitude in sRGB levels.
+    """
+    views = len(c2w)
+    images = np.empty((views, height, width, 3), np.uint8)
+    depth = np.empty((views, height, width), np.float32)
+    _render_views(np.ascontiguousarray(prims, np.float64), np.ascontiguousarray(faces, np.int64),
+                  np.ascontiguousarray(materials, np.float64), np.ascontiguousarray(shadows, np.float64).reshape(-1, SHADOW_FIELDS),
+                  np.ascontiguousarray(light, np.float64), texels, offsets,
+                  np.ascontiguousarray(c2w, np.float64), np.ascontiguousarray(intrinsics, np.float64),
+                  np.ascontiguousarray(gain, np.float64), float(vignette), float(noise), int(noise_seed),
+                  _TONE, _LINEAR, images, depth)
+    return images, depth
+
+
+_TONE = tone_curve()
+_LINEAR = srgb_to_linear()
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def _render_views(prims, faces, materials, shadows, light, texels, offsets, c2w, intrinsics, gain, vignette, noise,
+                  noise_seed, tone, linear, images, depth):
+    for v in prange(images.shape[0]):
+        _render_view(v, prims, faces, materials, shadows, light, texels, offsets, c2w, intrinsics, gain, vignette,
+                     noise, noise_seed, tone, linear, images, depth)
+
+
+@njit(cache=True, fastmath=True)
+def _render_view(v, prims, faces, materials, shadows, light, texels, offsets, c2w, intrinsics, gain, vignette, noise,
+                 noise_seed, tone, linear, images, depth):
+    height, width = images.shape[1], images.shape[2]
+    n_prims = prims.shape[0]
+    fx, fy, cx, cy = intrinsics[v, 0], intrinsics[v, 1], intrinsics[v, 2], intrinsics[v, 3]
+    rot = c2w[v, :3, :3]
+    eye = c2w[v, :3, 3]
+    # each primitive in its own frame: the eye, and the camera's rotation (ray directions follow by linearity)
+    local_eye = np.empty((n_prims, 3))
+    local_rot = np.empty((n_prims, 3, 3))
+    for p in range(n_prims):
+        for i in range(3):
+            s = 0.0
+            for j in range(3):
+                s += prims[p, 4 + 3 * j + i] * (eye[j] - prims[p, 1 + j])
+            local_eye[p, i] = s
+            for k in range(3):
+                s = 0.0
+                for j in range(3):
+                    s += prims[p, 4 + 3 * j + i] * rot[j, k]
+                local_rot[p, i, k] = s
+    # bin primitives and blob shadows into tiles by the screen box of their bounding spheres
+    tiles_x, tiles_y = (width + TILE - 1) // TILE, (height + TILE - 1) // TILE
+    bins = np.empty((tiles_y, tiles_x, n_prims), np.int64)
+    counts = np.zeros((tiles_y, tiles_x), np.int64)
+    for p in range(n_prims):
+        kind = int(prims[p, 0])
+        if kind == ROOM_BOX or kind == ROOM_CYLINDER:
+            x0, x1, y0, y1 = 0, tiles_x - 1, 0, tiles_y - 1
+        else:
+            hx, hy, hz = prims[p, 13], prims[p, 14], prims[p, 15]
+            radius = math.sqrt(hx * hx + hy * hy + hz * hz) if kind == BOX else (
+                hx if kind == SPHERE else math.sqrt(hx * hx + hz * hz))
+            x0, x1, y0, y1 = _tiles_of_sphere(prims[p, 1], prims[p, 2], prims[p, 3], radius, eye, rot, fx, fy, cx, cy,
+                                              tiles_x, tiles_y)
+        for ty in range(y0, y1 + 1):
+            for tx in range(x0, x1 + 1):
+                bins[ty, tx, counts[ty, tx]] = p
+                counts[ty, tx] += 1
+    shadow_bins = np.empty((tiles_y, tiles_x, shadows.shape[0]), np.int64)
+    shadow_counts = np.zeros((tiles_y, tiles_x), np.int64)
+    for s in range(shadows.shape[0]):
+        x0, x1, y0, y1 = _tiles_of_sphere(shadows[s, 0], shadows[s, 1], shadows[s, 2], shadows[s, 3], eye, rot,
+                                          fx, fy, cx, cy, tiles_x, tiles_y)
+        for ty in range(y0, y1 + 1):
+            for tx in range(x0, x1 + 1):
+                shadow_bins[ty, tx, shadow_counts[ty, tx]] = s
+                shadow_counts[ty, tx] += 1
+    seed = (noise_seed * 1000003 + v * 7919) & 0xFFFFFFFF
+    corner2 = max(cx, width - cx) ** 2 / (fx * fx) + max(cy, height - cy) ** 2 / (fy * fy)
+    for ty in range(tiles_y):
+        for tx in range(tiles_x):
+            n_here, here = counts[ty, tx], bins[ty, tx]
+            n_shadows, tile_shadows = shadow_counts[ty, tx], shadow_bins[ty, tx]
+            for y in range(ty * TILE, min(height, ty * TILE + TILE)):
+                ry = (y + 0.5 - cy) / fy
+                for x in range(tx * TILE, min(width, tx * TILE + TILE)):
+                    rx = (x + 0.5 - cx) / fx
+                    best_t, best_p, best_slot = np.inf, -1, 0
+                    for b in range(n_here):
+                        p = here[b]
+                        ldx = local_rot[p, 0, 0] * rx + local_rot[p, 0, 1] * ry + local_rot[p, 0, 2]
+                        ldy = local_rot[p, 1, 0] * rx + local_rot[p, 1, 1] * ry + local_rot[p, 1, 2]
+                        ldz = local_rot[p, 2, 0] * rx + local_rot[p, 2, 1] * ry + local_rot[p, 2, 2]
+                        t, slot = _intersect(int(prims[p, 0]), local_eye[p, 0], local_eye[p, 1], local_eye[p, 2],
+                                             ldx, ldy, ldz, prims[p, 13], prims[p, 14], prims[p, 15])
+                        if t < best_t:
+                            best_t, best_p, best_slot = t, p, slot
+                    dwx = rot[0, 0] * rx + rot[0, 1] * ry + rot[0, 2]
+                    dwy = rot[1, 0] * rx + rot[1, 1] * ry + rot[1, 2]
+                    dwz = rot[2, 0] * rx + rot[2, 1] * ry + rot[2, 2]
+                    if best_p < 0:  # nothing hit (a world always has a room around it): black, far away
+                        r = g = bl = 0.0
+                        depth[v, y, x] = np.inf
+                    else:
+                        r, g, bl = _shade(best_p, best_slot, best_t, eye, dwx, dwy, dwz, local_eye, local_rot, rx, ry,
+                                          prims, faces, materials, shadows, tile_shadows, n_shadows,
+                                          light, texels, offsets, linear, fx, fy)
+                        depth[v, y, x] = best_t
+                    fall = 1.0 - vignette * (rx * rx + ry * ry) / corner2
+                    h = _hash(seed ^ ((y * width + x) * 2654435761 & 0xFFFFFFFF))
+                    images[v, y, x, 0] = _to_byte(r * gain[v, 0] * fall, tone, noise * ((h & 1023) / 511.5 - 1.0))
+                    images[v, y, x, 1] = _to_byte(g * gain[v, 1] * fall, tone, noise * (((h >> 10) & 1023) / 511.5 - 1.0))
+                    images[v, y, x, 2] = _to_byte(bl * gain[v, 2] * fall, tone, noise * (((h >> 20) & 1023) / 511.5 - 1.0))
+
+
+@njit(cache=True)
+def _tiles_of_sphere(x, y, z, radius, eye, rot, fx, fy, cx, cy, tiles_x, tiles_y):
+    """Tile range (x0, x1, y0, y1) that a world sphere can cover; empty (x0 > x1) when it is off screen."""
+    dx, dy, dz = x - eye[0], y - eye[1], z - eye[2]
+    px = rot[0, 0] * dx + rot[1, 0] * dy + rot[2, 0] * dz
+    py = rot[0, 1] * dx + rot[1, 1] * dy + rot[2, 1] * dz
+    pz = rot[0, 2] * dx + rot[1, 2] * dy + rot[2, 2] * dz
+    if pz + radius <= EPS:
+        return 0, -1, 0, -1  # wholly behind the camera
+    if pz - radius <= EPS:
+        return 0, tiles_x - 1, 0, tiles_y - 1  # around the camera: anywhere
+    # over the sphere's bounding box x/z lies between the ratios at its corners
+    za, zb = pz - radius, pz + radius
+    umin = cx + fx * min((px - radius) / za, (px - radius) / zb)
+    umax = cx + fx * max((px + radius) / za, (px + radius) / zb)
+    vmin = cy + fy * min((py - radius) / za, (py - radius) / zb)
+    vmax = cy + fy * max((py + radius) / za, (py + radius) / zb)
+    x0, x1 = max(0, int(math.floor(umin)) // TILE), min(tiles_x - 1, int(math.floor(umax)) // TILE)
+    y0, y1 = max(0, int(math.floor(vmin)) // TILE), min(tiles_y - 1, int(math.floor(vmax)) // TILE)
+    return x0, x1, y0, y1
+
+
+@njit(cache=True, inline="always")
+def _atan2(y, x):
+    """atan2 to about 1e-5 rad by a short polynomial: texture coordinates need no more, and math.atan2
+    cost a tenth of a round pixel's time."""
+    ax, ay = abs(x), abs(y)
+    a = min(ax, ay) / (max(ax, ay) + 1e-30)
+    s = a * a
+    r = ((-0.0464964749 * s + 0.15931422) * s - 0.327622764) * s * a + a
+    if ay > ax:
+        r = 1.5707963267948966 - r
+    if x < 0:
+        r = math.pi - r
+    return -r if y < 0 else r
+
+
+@njit(cache=True, inline="always")
+def _hash(h):
+    """A 32-bit integer mix (lowbias32): cheap deterministic per-pixel noise."""
+    h ^= h >> 16
+    h = (h * 0x7FEB352D) & 0xFFFFFFFF
+    h ^= h >> 15
+    h = (h * 0x846CA68B) & 0xFFFFFFFF
+    h ^= h >> 16
+    return h
+
+
+@njit(cache=True, inline="always")
+def _to_byte(value, tone, dither):
+    i = int(value * ((LUT_SIZE - 1) / LUT_MAX))
+    i = min(max(i, 0), LUT_SIZE - 1)
+    out = tone[i] + dither + 0.5
+    return np.uint8(min(max(out, 0.0), 255.0))
+
+
+@njit(cache=True, inline="always")
+def _slab(o, d, h):
+    """Entry and exit parameters of the slab |x| <= h, and whether the entry is the + face."""
+    if abs(d) < 1e-12:
+        if abs(o) > h:
+            return np.inf, -np.inf, False
+        return -np.inf, np.inf, False
+    t0 = (-h - o) / d
+    t1 = (h - o) / d
+    if t0 < t1:
+        return t0, t1, False
+    return t1, t0, True
+
+
+@njit(cache=True, inline="always")
+def _intersect(kind, ox, oy, oz, dx, dy, dz, hx, hy, hz):
+    """(t, face slot) of the first hit of a primitive in its local frame, (inf, 0) for none."""
+    if kind == BOX or kind == ROOM_BOX:
+        ax0, ax1, axp = _slab(ox, dx, hx)
+        ay0, ay1, ayp = _slab(oy, dy, hy)
+        az0, az1, azp = _slab(oz, dz, hz)
+        if kind == BOX:
+            t = max(ax0, ay0, az0)
+            if t > min(ax1, ay1, az1) or t <= EPS:
+                return np.inf, 0
+            if t == ax0:
+                return t, 1 if axp else 0
+            if t == ay0:
+                return t, 3 if ayp else 2
+            return t, 5 if azp else 4
+        t = min(ax1, ay1, az1)  # inside a room: where the ray leaves it; the exit face is the + face when d > 0
+        if t <= EPS or max(ax0, ay0, az0) > t:
+            return np.inf, 0
+        if t == ax1:
+            return t, 1 if dx > 0 else 0
+        if t == ay1:
+            return t, 3 if dy > 0 else 2
+        return t, 5 if dz > 0 else 4
+    if kind == SPHERE:
+        a = dx * dx + dy * dy + dz * dz
+        b = ox * dx + oy * dy + oz * dz
+        c = ox * ox + oy * oy + oz * oz - hx * hx
+        disc = b * b - a * c
+        if disc < 0:
+            return np.inf, 0
+        t = (-b - math.sqrt(disc)) / a
+        return (t, 0) if t > EPS else (np.inf, 0)
+    # cylinders: side (slot 0), top cap (1), bottom cap (2)
+    a = dx * dx + dy * dy
+    b = ox * dx + oy * dy
+    c = ox * ox + oy * oy - hx * hx
+    best, slot = np.inf, 0
+    disc = b * b - a * c
+    if kind == CYLINDER:
+        if a > 1e-12 and disc >= 0:
+            t = (-b - math.sqrt(disc)) / a
+            if t > EPS and abs(oz + t * dz) <= hz:
+                best = t
+        if abs(dz) > 1e-12:
+            cap = hz if oz > hz else -hz
+            t = (cap - oz) / dz
+            if EPS < t < best and (ox + t * dx) ** 2 + (oy + t * dy) ** 2 <= hx * hx and abs(oz) > hz:
+                best, slot = t, 1 if cap > 0 else 2
+        return best, slot
+    # inside a cylindrical room: the exit through the wall or a cap
+    if a > 1e-12 and disc >= 0:
+        best = (-b + math.sqrt(disc)) / a
+    if abs(dz) > 1e-12:
+        t = ((hz if dz > 0 else -hz) - oz) / dz
+        if t < best:
+            best, slot = t, 1 if dz > 0 else 2
+    return (best, slot) if EPS < best < np.inf else (np.inf, 0)
+
+
+@njit(cache=True, inline="always")
+def _surface(kind, slot, lx, ly, lz, hx, hy, hz):
+    """Local normal (facing the viewer's side) and texture coordinates (scene units) at a local hit point."""
+    if kind == BOX or kind == ROOM_BOX:
+        axis = slot // 2
+        sign = 1.0 if slot % 2 == 1 else -1.0
+        if kind == ROOM_BOX:
+            sign = -sign
+        nx = sign if axis == 0 else 0.0
+        ny = sign if axis == 1 else 0.0
+        nz = sign if axis == 2 else 0.0
+        if axis == 2:
+            return nx, ny, nz, lx + hx, ly + hy
+        if axis == 0:
+            return nx, ny, nz, ly + hy, hz - lz
+        return nx, ny, nz, lx + hx, hz - lz
+    if kind == SPHERE:
+        return lx / hx, ly / hx, lz / hx, (_atan2(ly, lx) + math.pi) * hx, _atan2(math.sqrt(max(0.0, hx * hx - lz * lz)), lz) * hx
+    inward = -1.0 if kind == ROOM_CYLINDER else 1.0
+    if slot == 0:
+        return inward * lx / hx, inward * ly / hx, 0.0, (_atan2(ly, lx) + math.pi) * hx, hz - lz
+    nz = inward * (1.0 if slot == 1 else -1.0)
+    return 0.0, 0.0, nz, lx + hx, ly + hx
+
+
+@njit(cache=True, inline="always")
+def _texel(texels, base, s, x, y):
+    """Mirrored-repeat texel fetch (seamless for any image)."""
+    period = 2 * s
+    x &= period - 1  # s is a power of two: a mask is the (non-negative) modulo, far cheaper than %
+    y &= period - 1
+    if x >= s:
+        x = period - 1 - x
+    if y >= s:
+        y = period - 1 - y
+    i = base + (y * s + x) * 3
+    return texels[i], texels[i + 1], texels[i + 2]
+
+
+@njit(cache=True, inline="always")
+def _sample(texels, offsets, tex, u, v, level, linear):
+    """Bilinear sample of texture `tex` at mip `level`, (u, v) in level-0 texels -> linear rgb."""
+    s = SIZE >> level
+    scale = 1.0 / (1 << level)
+    x = u * scale - 0.5
+    y = v * scale - 0.5
+    xf, yf = math.floor(x), math.floor(y)
+    ax, ay = x - xf, y - yf
+    x0, y0 = int(xf), int(yf)
+    base = offsets[level] + tex * s * s * 3
+    r00, g00, b00 = _texel(texels, base, s, x0, y0)
+    r10, g10, b10 = _texel(texels, base, s, x0 + 1, y0)
+    r01, g01, b01 = _texel(texels, base, s, x0, y0 + 1)
+    r11, g11, b11 = _texel(texels, base, s, x0 + 1, y0 + 1)
+    w00, w10, w01, w11 = (1 - ax) * (1 - ay), ax * (1 - ay), (1 - ax) * ay, ax * ay
+    r = w00 * r00 + w10 * r10 + w01 * r01 + w11 * r11
+    g = w00 * g00 + w10 * g10 + w01 * g01 + w11 * g11
+    b = w00 * b00 + w10 * b10 + w01 * b01 + w11 * b11
+    return linear[int(r + 0.5)], linear[int(g + 0.5)], linear[int(b + 0.5)]
+
+
+@njit(cache=True, inline="always")
+def _shade(p, slot, t, eye, dwx, dwy, dwz, local_eye, local_rot, rx, ry, prims, faces, materials, shadows, near_shadows,
+           n_near, light, texels, offsets, linear, fx, fy):
+    kind = int(prims[p, 0])
+    lx = local_eye[p, 0] + t * (local_rot[p, 0, 0] * rx + local_rot[p, 0, 1] * ry + local_rot[p, 0, 2])
+    ly = local_eye[p, 1] + t * (local_rot[p, 1, 0] * rx + local_rot[p, 1, 1] * ry + local_rot[p, 1, 2])
+    lz = local_eye[p, 2] + t * (local_rot[p, 2, 0] * rx + local_rot[p, 2, 1] * ry + local_rot[p, 2, 2])
+    nlx, nly, nlz, u, w = _surface(kind, slot, lx, ly, lz, prims[p, 13], prims[p, 14], prims[p, 15])
+    nx = prims[p, 4] * nlx + prims[p, 5] * nly + prims[p, 6] * nlz
+    ny = prims[p, 7] * nlx + prims[p, 8] * nly + prims[p, 9] * nlz
+    nz = prims[p, 10] * nlx + prims[p, 11] * nly + prims[p, 12] * nlz
+    px, py, pz = eye[0] + t * dwx, eye[1] + t * dwy, eye[2] + t * dwz
+    inv_len = 1.0 / math.sqrt(dwx * dwx + dwy * dwy + dwz * dwz)
+    vx, vy, vz = -dwx * inv_len, -dwy * inv_len, -dwz * inv_len  # towards the eye
+    m = faces[p, slot]
+    su, sv = materials[m, 1], materials[m, 2]
+    # mip level: texels under one pixel, stretched by the slant of the surface
+    cos_view = max(abs(nx * vx + ny * vy + nz * vz), 0.05)
+    texels_per_pixel = t * max(su, sv) / (0.5 * (fx + fy) * math.sqrt(cos_view))
+    level = 0
+    while texels_per_pixel > 1.41421356 and level < LEVELS - 1:  # round(log2), without a log per pixel
+        texels_per_pixel *= 0.5
+        level += 1
+    ar, ag, ab = _sample(texels, offsets, int(materials[m, 0]), u * su + materials[m, 3], w * sv + materials[m, 4],
+                         level, linear)
+    ar *= materials[m, 5]
+    ag *= materials[m, 6]
+    ab *= materials[m, 7]
+    # the light
+    if light[0] == 0.0:
+        ldx, ldy, ldz, atten = light[1], light[2], light[3], 1.0
+    else:
+        ldx, ldy, ldz = light[1] - px, light[2] - py, light[3] - pz
+        dist2 = ldx * ldx + ldy * ldy + ldz * ldz
+        inv = 1.0 / math.sqrt(dist2)
+        ldx, ldy, ldz = ldx * inv, ldy * inv, ldz * inv
+        atten = 1.0 / (1.0 + dist2 / (light[13] * light[13]))
+    ndl = nx * ldx + ny * ldy + nz * ldz
+    shadow = 1.0
+    if nz > 0.7:  # blob shadows under objects, on the surface they stand on
+        for k in range(n_near):
+            s = near_shadows[k]
+            if abs(pz - shadows[s, 2]) < 1e-3:
+                ddx, ddy = px - shadows[s, 0], py - shadows[s, 1]
+                d2 = (ddx * ddx + ddy * ddy) / (shadows[s, 3] * shadows[s, 3])
+                if d2 < 1.0:
+                    shadow *= 1.0 - shadows[s, 4] * (1.0 - d2) * (1.0 - d2)
+    direct = max(ndl, 0.0) * atten * shadow
+    hemi = 0.5 + 0.5 * nz
+    occlusion = 0.6 + 0.4 * shadow
+    spec = 0.0
+    if ndl > 0 and materials[m, 8] > 0:
+        hx, hy, hz = ldx + vx, ldy + vy, ldz + vz
+        nh = max(nx * hx + ny * hy + nz * hz, 0.0) / math.sqrt(hx * hx + hy * hy + hz * hz + 1e-12)
+        for _ in range(SHININESS_SQUARINGS):
+            nh *= nh
+        spec = materials[m, 8] * nh * direct
+    out_r = ar * (occlusion * (light[10] + (light[7] - light[10]) * hemi) + direct * light[4]) + spec * light[4]
+    out_g = ag * (occlusion * (light[11] + (light[8] - light[11]) * hemi) + direct * light[5]) + spec * light[5]
+    out_b = ab * (occlusion * (light[12] + (light[9] - light[12]) * hemi) + direct * light[6]) + spec * light[6]
+    return out_r, out_g, out_b
