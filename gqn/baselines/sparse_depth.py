@@ -21,6 +21,7 @@ import torch
 from scipy.spatial import cKDTree
 from torch.nn import functional as F
 
+from gqn.baselines.nearest import capture_radius, nearest_views
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
 
@@ -39,7 +40,7 @@ def sparse_depth_render(views: ViewSet, query_c2w: np.ndarray, query_intrinsics:
     if views.points is None or len(views.points) < CANDIDATES:
         raise GQNError(f"{views.source}: sparse-depth rendering needs the capture's sparse points "
                        f"(a COLMAP model with points3D); found {0 if views.points is None else len(views.points)}")
-    chosen = nearest_views(views, np.asarray(query_c2w, np.float64), min(k, len(views)))
+    chosen = nearest_views(views.c2w, query_c2w, min(k, len(views)), capture_radius(views))[0]
     # float32 throughout: scenes span metres, and float64 would double the time
     query_c2w = torch.as_tensor(np.asarray(query_c2w, np.float32))
     intrinsics = torch.as_tensor(np.asarray(query_intrinsics, np.float32) * np.float32([width, height, width, height]))
@@ -55,16 +56,6 @@ def sparse_depth_render(views: ViewSet, query_c2w: np.ndarray, query_intrinsics:
     colours, weights = _warp(photos, photo_c2w, photo_intrinsics, query_c2w, rays, depth)
     image = (colours * weights[:, None]).sum(0) / weights.sum(0).clamp_min(1e-8)
     return (image.permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
-
-
-def nearest_views(views: ViewSet, query_c2w: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k views nearest the query by position (in units of the capture's spread)
-    and by viewing direction."""
-    positions = views.positions
-    spread = np.median(np.linalg.norm(positions - positions.mean(0), axis=-1)) + 1e-9
-    distance = np.linalg.norm(positions - query_c2w[:3, 3], axis=-1) / spread
-    turn = 1.0 - views.c2w[:, :3, 2] @ query_c2w[:3, 2]
-    return np.argsort(distance + 4.0 * turn)[:k]
 
 
 def _rays(c2w: torch.Tensor, intrinsics: torch.Tensor, height: int, width: int) -> torch.Tensor:

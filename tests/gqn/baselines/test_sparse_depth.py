@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gqn.baselines.sparse_depth import nearest_views, sparse_depth_render
+from gqn.baselines import sparse_depth_render
 from gqn.errors import GQNError
 from gqn.metrics import psnr
 from gqn.scenes import photo_world
@@ -41,12 +41,6 @@ def test_any_query_size_and_aspect():
     query = views.normalised_intrinsics()[3]
     for size in [(30, 50), (64, 40)]:
         assert sparse_depth_render(views, views.c2w[3], query, size, k=3).shape == (*size, 3)
-
-
-def test_nearest_views_prefer_position_and_direction():
-    views = photo_world.render_capture(3, views=20, size=32, layout="orbit", points=0).views
-    chosen = nearest_views(views, views.c2w[7], 4)
-    assert chosen[0] == 7 and len(set(chosen)) == 4
 
 
 def test_without_points_it_says_what_is_missing():
