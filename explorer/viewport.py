@@ -202,11 +202,17 @@ class Viewport(gl.GLViewWidget):
         self.update_imagined()
 
     def _set_mesh(self, scene) -> None:
-        """The procedural scene's triangles in their shaded colours; see-through for rooms (cameras inside)."""
+        """The procedural scene's triangles in their shaded colours; see-through for rooms (cameras inside).
+
+        Every triangle gets its own three vertices and an explicit face list: given face-indexed
+        vertices alone, pyqtgraph reads `faceColors` as per-vertex colours and smears them over the
+        wrong triangles."""
         inside = bool(np.all(np.abs(self.session.views.positions) < np.abs(scene.triangles).reshape(-1, 3).max(0)))
         alpha = 0.3 if inside else 1.0
         colors = np.concatenate([scene.shaded / 255.0, np.full((len(scene.shaded), 1), alpha)], 1)
-        self.mesh = gl.GLMeshItem(vertexes=scene.triangles, faceColors=colors.astype(np.float32), smooth=False,
+        vertices = scene.triangles.reshape(-1, 3)
+        faces = np.arange(len(vertices), dtype=np.uint32).reshape(-1, 3)
+        self.mesh = gl.GLMeshItem(vertexes=vertices, faces=faces, faceColors=colors.astype(np.float32), smooth=False,
                                   glOptions="translucent" if inside else "opaque")
         self.addItem(self.mesh)
 
@@ -293,12 +299,20 @@ class Viewport(gl.GLViewWidget):
     def look_through_imagined(self) -> None:
         """Put the viewport's eye at the imagined camera, looking where it looks, with its field of view."""
         session = self.session
-        if session.camera is None:
-            return
-        c2w = session.camera.c2w
-        forward, distance = c2w[:3, 2], max(session.camera.distance, 1e-3)
-        azimuth, elevation = np.rad2deg(np.arctan2(-forward[1], -forward[0])), np.rad2deg(np.arcsin(np.clip(-forward[2], -1, 1)))
-        (fx, fy, _, _), (height, width) = session.query_camera()
+        if session.camera is not None:
+            self.look_through(session.camera.c2w, *session.query_camera(), distance=session.camera.distance)
+
+    def look_through(self, c2w: np.ndarray, intrinsics: np.ndarray, size: tuple[int, int],
+                     distance: float | None = None) -> None:
+        """Put the viewport's eye at camera `c2w` (pixel intrinsics for an image of `size` (h, w)), looking
+        along its axis, wide enough that its whole picture is in view; it orbits `distance` ahead.
+        The viewport's camera has no roll: a camera rolled about its axis is seen upright."""
+        c2w = np.asarray(c2w, np.float64)
+        forward = c2w[:3, 2]
+        distance = max(float(distance if distance is not None else self.session.scene_radius), 1e-3)
+        azimuth = np.rad2deg(np.arctan2(-forward[1], -forward[0]))
+        elevation = np.rad2deg(np.arcsin(np.clip(-forward[2], -1, 1)))
+        (fx, fy, _, _), (height, width) = intrinsics, size
         # pyqtgraph's fov is horizontal: wide enough that the camera's whole picture is in view
         half_tan = max(0.5 * width / fx, 0.5 * height / fy * self.width() / max(self.height(), 1))
         self.opts["fov"] = float(np.rad2deg(2 * np.arctan(half_tan)))
