@@ -22,6 +22,7 @@ from explorer.compare import compare
 from explorer.inference import Prediction
 from explorer.jobs import ChildJob, JobPanel
 from explorer.messages import MessageArea
+from explorer.region import RegionPanel
 from explorer.session import Session
 from explorer.thumbnails import ThumbnailStrip
 from explorer.view_panel import ERROR_RANGE, UNCERTAINTY_CMAP, UNCERTAINTY_RANGE, ViewPanel, heat
@@ -33,6 +34,7 @@ SAMPLES = 8              # samples averaged for the full view
 SETTLE_MS = 250          # the camera counts as stopped after this long without a move
 VIDEO_SAMPLES = 4
 RECENT_LIMIT = 10
+SLIDER_OCTAVE = 12.5     # frustum slider steps per doubling; its middle (50) is the size the camera spacing gives
 HINT = ("Drag the Generated image to move the imagined camera (scroll: nearer/farther). Click a frustum "
         "or a thumbnail to snap onto a real camera; tick thumbnails to choose the model's context views.")
 
@@ -82,6 +84,7 @@ class MainWindow(QMainWindow):
         events.model.connect(self._on_model)
         events.context.connect(self.request_view)
         events.camera.connect(self.request_view)
+        events.region.connect(self.request_view)
         events.message.connect(self.messages.add)
         events.context.connect(self._update_status)
         events.camera.connect(self._update_status)
@@ -98,12 +101,14 @@ class MainWindow(QMainWindow):
         self.job_panel = JobPanel()
         self.messages = MessageArea()
         self.thumbnails = ThumbnailStrip(self.session)
+        self.region_panel = RegionPanel(self.session, self.settings)
 
         left = QWidget()
         left_column = QVBoxLayout(left)
         left_column.setContentsMargins(0, 0, 0, 6)
         left_column.setSpacing(6)
         left_column.addWidget(self.viewport, 1)
+        left_column.addWidget(self.region_panel)
         left_column.addWidget(self.job_panel)
         left_column.addWidget(self.messages)
         right = QWidget()
@@ -176,6 +181,8 @@ class MainWindow(QMainWindow):
         self.geometry_action.setChecked(True)
         self._action(view, "&Larger frustums", partial(self.scale_frustums, 1.25), "]")
         self._action(view, "S&maller frustums", partial(self.scale_frustums, 1 / 1.25), "[")
+        self.region_action = self._action(view, "Crop &region…", self.region_panel.setVisible, "C",
+                                          "Limit what the model and the baselines consider to a box", checkable=True)
 
         cam = bar.addMenu("&Camera")
         for text, key, args in [("Orbit left", "A", (5, 0)), ("Orbit right", "D", (-5, 0)),
@@ -250,9 +257,9 @@ class MainWindow(QMainWindow):
                                  f"{model.config.image_size} px: they are cropped and resized for it.")
 
     def _sync_display_controls(self) -> None:
-        radius = self.session.scene_radius
+        relative = self.session.frustum_size / self.session.default_frustum_size
         self.frustum_slider.blockSignals(True)
-        self.frustum_slider.setValue(int(round(100 * self.session.frustum_size / radius / 0.5)))
+        self.frustum_slider.setValue(int(round(50 + SLIDER_OCTAVE * np.log2(relative))))
         self.frustum_slider.blockSignals(False)
         for action, checked in ((self.photos_action, self.session.show_photos),
                                 (self.geometry_action, self.session.show_geometry)):
@@ -265,7 +272,7 @@ class MainWindow(QMainWindow):
         self.session.set_frustum_size(self.session.frustum_size * factor)
 
     def _on_frustum_slider(self, value: int) -> None:
-        self.session.set_frustum_size(self.session.scene_radius * 0.5 * value / 100)
+        self.session.set_frustum_size(self.session.default_frustum_size * 2 ** ((value - 50) / SLIDER_OCTAVE))
 
     def _update_status(self) -> None:
         s = self.session
@@ -691,5 +698,6 @@ class MainWindow(QMainWindow):
         self.worker.stop()
         self.viewport.disconnect_session()
         self.thumbnails.disconnect_session()
+        self.region_panel.disconnect_session()
         self.session.events.disconnect_all()
         super().closeEvent(event)
