@@ -24,10 +24,10 @@ from explorer.jobs import ChildJob, JobPanel
 from explorer.messages import MessageArea
 from explorer.region import RegionPanel
 from explorer.session import Session
+from explorer.timeline import TimelinePanel
 from explorer.thumbnails import ThumbnailStrip
 from explorer.view_panel import ERROR_RANGE, UNCERTAINTY_CMAP, UNCERTAINTY_RANGE, ViewPanel, heat
 from explorer.viewport import Viewport
-from gqn import camera
 from gqn.errors import GQNError
 
 SAMPLES = 8              # samples averaged for the full view
@@ -57,7 +57,6 @@ class MainWindow(QMainWindow):
         self.job: ChildJob | None = None
         self.job_result_handler = None
         self.video_cancel = None
-        self.path_keyframes: list[np.ndarray] = []
         self.shown_seq = 0
         self.last_prediction: Prediction | None = None
         self.setWindowTitle("GQN Scene Explorer")
@@ -102,6 +101,10 @@ class MainWindow(QMainWindow):
         self.messages = MessageArea()
         self.thumbnails = ThumbnailStrip(self.session)
         self.region_panel = RegionPanel(self.session, self.settings)
+        self.timeline = TimelinePanel(self.session)
+        self.timeline.renderRequested.connect(self.render_video)
+        self.timeline.changed.connect(self._show_timeline)
+        self.timeline.hide()
 
         left = QWidget()
         left_column = QVBoxLayout(left)
@@ -127,6 +130,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(split, 1)
+        layout.addWidget(self.timeline)
         layout.addWidget(self.thumbnails)
         self.setCentralWidget(central)
 
@@ -195,12 +199,14 @@ class MainWindow(QMainWindow):
         self._action(cam, "Snap to &previous view", partial(self.session.step_snap, -1), "B")
         self._action(cam, "&Reset imagined camera", self.session.reset_camera, "R")
         cam.addSeparator()
-        self._action(cam, "Camera path: &seed from real cameras", self.seed_path)
-        self._action(cam, "Camera path: &add imagined camera", self.add_keyframe, "K")
-        self._action(cam, "Camera path: &clear", self.clear_path)
-        self._action(cam, "Camera path: &load JSON…", self.load_path_dialog)
-        self._action(cam, "Camera path: sa&ve JSON…", self.save_path_dialog)
-        self._action(cam, "Camera path: render &video…", self.render_path_dialog)
+        self.timeline_action = self._action(cam, "Camera path &timeline", self.timeline.setVisible, "T",
+                                            "Keyframes of a camera path: add, reorder, time, play, render", checkable=True)
+        self._action(cam, "Camera path: &add keyframe at imagined camera", self.add_keyframe, "K")
+        self._action(cam, "Camera path: &play / pause", self.timeline.toggle_play, "Space")
+        self._action(cam, "Camera path: &start from real cameras", self.timeline.seed_from_views)
+        self._action(cam, "Camera path: &load JSON…", self.timeline.load_dialog)
+        self._action(cam, "Camera path: sa&ve JSON…", self.timeline.save_dialog)
+        self._action(cam, "Camera path: render &video…", self.timeline.render_dialog)
 
         model = bar.addMenu("&Model")
         self.fit_action = self._action(model, "&Fit model to this scene…", self.fit_dialog, None,
@@ -575,9 +581,15 @@ class MainWindow(QMainWindow):
         if path:
             self.export_png(path)
 
-    def render_video(self, out: str | Path, poses: np.ndarray, fps: int = 24) -> bool:
-        """Render `poses` to MP4/GIF on the worker thread; progress in the job panel, cancellable."""
+    def render_video(self, out: str | Path, poses: np.ndarray, fps: int = 24, size: int = export.FRAME_SIZE) -> bool:
+        """Render `poses` to MP4/GIF on the worker thread, each picture `size` pixels across; progress in
+        the job panel, cancellable. A file name that cannot be written is refused before any rendering."""
         s = self.session
+        try:
+            export.check_video_path(out)
+        except GQNError as error:
+            self.session.message(str(error), "error")
+            return False
         if s.model is None:
             self.session.message("Rendering a video needs a model: open one first.", "warning")
             return False
@@ -588,7 +600,7 @@ class MainWindow(QMainWindow):
 
         def job(predictor, progress, cancelled):
             frames = export.render_frames(predictor, model, views, context, poses, VIDEO_SAMPLES, 0, truth,
-                                          progress, cancelled)
+                                          progress, cancelled, frame_size=size)
             return None if frames is None else export.write_video(frames, out, fps)
 
         self.job_panel.begin(f"Rendering {Path(out).name} ({len(poses)} frames)")
@@ -634,62 +646,21 @@ class MainWindow(QMainWindow):
         if path:
             self.render_video(path, self.orbit_poses())
 
-    def seed_path(self) -> None:
-        s = self.session
-        if s.views is not None:
-            self.path_keyframes = list(export.keyframes_from_views(s.views, s.center))
-            self.session.message(f"Camera path: {len(self.path_keyframes)} keyframes from the real cameras.")
-
     def add_keyframe(self) -> None:
-        if self.session.camera is not None:
-            self.path_keyframes.append(self.session.camera.c2w.copy())
-            self.session.message(f"Camera path: keyframe {len(self.path_keyframes)} added.")
+        self.timeline.add_current()
 
-    def clear_path(self) -> None:
-        self.path_keyframes = []
-        self.session.message("Camera path cleared.")
-
-    def save_path(self, path: str | Path, frames: int = 120) -> None:
-        if not self.path_keyframes:
-            self.seed_path()
-        export.save_camera_path(path, np.array(self.path_keyframes), frames)
-
-    def load_path(self, path: str | Path) -> dict | None:
-        try:
-            data = export.load_camera_path(path)
-        except GQNError as error:
-            self.session.message(str(error), "error")
-            return None
-        self.path_keyframes = list(data["keyframes"])
-        self.session.message(f"Camera path: {len(self.path_keyframes)} keyframes from {Path(path).name}.")
-        return data
-
-    def save_path_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save camera path", "camera_path.json", "JSON (*.json)")
-        if path:
-            self.save_path(path)
-
-    def load_path_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load camera path", "", "JSON (*.json)")
-        if path:
-            self.load_path(path)
-
-    def render_path_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Render the camera path", "path.mp4", "Video (*.mp4 *.gif)")
-        if path:
-            self.render_video(path, self.path_poses(120))
-
-    def path_poses(self, frames: int) -> np.ndarray:
-        """`frames` poses along the camera path's keyframes (seeded from the real cameras if empty)."""
-        if not self.path_keyframes:
-            self.seed_path()
-        return camera.interpolate_poses(np.array(self.path_keyframes), frames)
+    def _show_timeline(self) -> None:
+        """An edited camera path is shown, on the timeline and as a line in the viewport."""
+        self.timeline_action.setChecked(True)
+        path = self.timeline.path
+        self.viewport.show_camera_path(path.frames(fps=10)[:, :3, 3] if len(path) else np.zeros((0, 3)))
 
     # --- closing --------------------------------------------------------------------------------------------------
 
     def closeEvent(self, event) -> None:
         """Stop the child job and the worker, and let go of the session, before the widgets go."""
         self.settle.stop()
+        self.timeline.pause()
         if self.job is not None:
             self.job.cancel()
             self.job.process.waitForFinished(3000)

@@ -151,8 +151,9 @@ class Viewport(gl.GLViewWidget):
         self.photos: PhotoPlanes | None = None
         self.mesh: gl.GLMeshItem | None = None
         self.region_box = gl.GLLinePlotItem(mode="lines", width=2, antialias=True)
+        self.camera_path = gl.GLLinePlotItem(mode="line_strip", width=2, antialias=True)
         self.display = np.eye(4)  # scene -> what is drawn: the capture turned level (capture.display_transform)
-        for item in (self.grid, self.axes, self.points, self.frustums, self.imagined, self.region_box):
+        for item in (self.grid, self.axes, self.points, self.frustums, self.imagined, self.region_box, self.camera_path):
             self.addItem(item)
         self._press: QPointF | None = None
         self._corners = np.zeros((0, 5, 3))
@@ -232,6 +233,12 @@ class Viewport(gl.GLViewWidget):
         self.region_box.setVisible(region is not None)
         if region is not None:
             self.region_box.setData(pos=region.edges(), color=theme.rgba(theme.REGION))
+
+    def show_camera_path(self, positions: np.ndarray) -> None:
+        """The imagined camera's path through its keyframes, as a line (hidden when shorter than 2)."""
+        self.camera_path.setVisible(len(positions) >= 2)
+        if len(positions) >= 2:
+            self.camera_path.setData(pos=np.asarray(positions, np.float32), color=theme.rgba(theme.IMAGINED, 0.6))
 
     def update_colors(self) -> None:
         session = self.session

@@ -67,3 +67,12 @@ def shown_viewport(qtbot, session, size=(160, 160)):
     viewport.show()
     qtbot.waitExposed(viewport)
     return viewport
+
+
+def press(qtbot, window, key):
+    """Press `key` in `window` as a person would: the window must be the active one for its
+    shortcuts to fire."""
+    if not window.isActiveWindow():
+        with qtbot.waitActive(window):
+            window.activateWindow()
+    qtbot.keyClick(window, key)

@@ -165,10 +165,9 @@ def test_exports_write_playable_files(qtbot, make_window, model, scene, tmp_path
     wait_full(qtbot, window)
     assert window.export_png(tmp_path / "views.png")
     assert iio.imread(tmp_path / "views.png").ndim == 3
-    window.seed_path()
-    window.save_path(tmp_path / "path.json", frames=6)
-    assert len(window.load_path(tmp_path / "path.json")["keyframes"]) == len(scene) + 1
-    for name, poses in (("orbit.mp4", window.orbit_poses(6)), ("path.gif", window.path_poses(5))):
+    window.timeline.seed_from_views()
+    path_poses = window.timeline.path.frames(fps=1)
+    for name, poses in (("orbit.mp4", window.orbit_poses(6)), ("path.gif", path_poses)):
         with qtbot.waitSignal(window.jobDone, timeout=30000) as signal:
             assert window.render_video(tmp_path / name, poses)
         assert signal.args == ["video", True]
