@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from explorer import export, loading, theme
 from explorer.compare import compare
+from explorer.fit_dialog import FitRunner
 from explorer.inference import Prediction
 from explorer.jobs import ChildJob, JobPanel
 from explorer.messages import MessageArea
@@ -105,6 +106,7 @@ class MainWindow(QMainWindow):
         self.timeline.renderRequested.connect(self.render_video)
         self.timeline.changed.connect(self._show_timeline)
         self.timeline.hide()
+        self.fitting = FitRunner(self.session, self.run_child, self._remember, self._fits_folder, self)
 
         left = QWidget()
         left_column = QVBoxLayout(left)
@@ -200,7 +202,8 @@ class MainWindow(QMainWindow):
         self._action(cam, "&Reset imagined camera", self.session.reset_camera, "R")
         cam.addSeparator()
         self.timeline_action = self._action(cam, "Camera path &timeline", self.timeline.setVisible, "T",
-                                            "Keyframes of a camera path: add, reorder, time, play, render", checkable=True)
+                                            "Keyframes of a camera path: add, reorder, time, play, render",
+                                            checkable=True)
         self._action(cam, "Camera path: &add keyframe at imagined camera", self.add_keyframe, "K")
         self._action(cam, "Camera path: &play / pause", self.timeline.toggle_play, "Space")
         self._action(cam, "Camera path: &start from real cameras", self.timeline.seed_from_views)
@@ -538,34 +541,12 @@ class MainWindow(QMainWindow):
             raise GQNError(f"the result in {target} could not be opened")
         self.session.message(f"Camera poses saved in {target}.")
 
-    def fit_dialog(self) -> None:
-        self.start_fit()  # (a slot with an optional parameter would receive triggered's `checked`)
+    def fit_dialog(self):
+        """Options for fitting the model to this scene, then the fit with its live preview."""
+        return self.fitting.open_dialog(self)
 
-    def start_fit(self, steps: int | None = None) -> ChildJob | None:
-        """Fine-tune the model on this scene's views in a child process; the result loads when done."""
-        s = self.session
-        if s.model is None or s.views is None:
-            self.session.message("Fitting needs a model and a scene: open both first.", "warning")
-            return None
-        meta = s.views.meta
-        scene = ["--views", str(meta["dataset"]), "--scene", str(meta["scene"])] if "dataset" in meta else \
-            ["--views", str(s.views.source)]
-        if not Path(scene[1]).exists():
-            self.session.message(f"This scene ({s.scene_name}) has no files on disk to fit to: open it from a "
-                                 "folder or dataset.", "warning")
-            return None
-        out = self.output_folder("fits", Path(scene[1]).stem)
-        args = ["-m", "gqn", "fit", "--model", str(s.model_path), *scene, "--out", str(out), "--json"]
-        if steps is not None:
-            args += ["--steps", str(steps), "--checkpoint-every", str(max(1, steps // 2))]
-        return self.run_child("Fitting the model to this scene", args, partial(self._load_fitted, out=out),
-                              with_plot=True)
-
-    def _load_fitted(self, result: dict, out: Path) -> None:
-        from gqn import load_model
-        path = result.get("run") or str(out)
-        self.session.set_model(load_model(path), str(path))
-        self.session.message(f"Loaded the model fitted to this scene (saved in {path}).", topic="model")
+    def _fits_folder(self) -> Path:
+        return self.data_dir / "fits"
 
     # --- exports ------------------------------------------------------------------------------------------------
 

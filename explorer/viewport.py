@@ -153,7 +153,8 @@ class Viewport(gl.GLViewWidget):
         self.region_box = gl.GLLinePlotItem(mode="lines", width=2, antialias=True)
         self.camera_path = gl.GLLinePlotItem(mode="line_strip", width=2, antialias=True)
         self.display = np.eye(4)  # scene -> what is drawn: the capture turned level (capture.display_transform)
-        for item in (self.grid, self.axes, self.points, self.frustums, self.imagined, self.region_box, self.camera_path):
+        for item in (self.grid, self.axes, self.points, self.frustums, self.imagined, self.region_box,
+                     self.camera_path):
             self.addItem(item)
         self._press: QPointF | None = None
         self._corners = np.zeros((0, 5, 3))
