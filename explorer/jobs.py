@@ -15,9 +15,10 @@ from collections import deque
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QObject, QProcess, QProcessEnvironment, QTimer, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QProgressBar, QPushButton, QVBoxLayout
 
 from explorer import theme
+from explorer.labels import ShrinkingLabel
 
 KILL_AFTER_MS = 3000     # SIGTERM first; SIGKILL if the child is still there after this
 PLOTTED = ("loss", "psnr", "baseline_nearest_psnr", "baseline_ibr_psnr")  # fields of `gqn fit --json` lines
@@ -134,9 +135,9 @@ class JobPanel(QFrame):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("Card")
-        self.title = QLabel()
+        self.title = ShrinkingLabel()
         self.title.setObjectName("CardTitle")
-        self.status = QLabel()
+        self.status = ShrinkingLabel()
         self.status.setObjectName("Muted")
         self.bar = QProgressBar()
         self.bar.setTextVisible(True)

@@ -20,8 +20,10 @@ from PySide6.QtWidgets import (
 from explorer import export, loading, theme
 from explorer.compare import compare
 from explorer.fit_dialog import FitRunner
+from explorer.help import HelpDialog
 from explorer.inference import Prediction
 from explorer.jobs import ChildJob, JobPanel
+from explorer.labels import ShrinkingLabel
 from explorer.messages import MessageArea
 from explorer.region import RegionPanel
 from explorer.session import Session
@@ -106,6 +108,7 @@ class MainWindow(QMainWindow):
         self.timeline.renderRequested.connect(self.render_video)
         self.timeline.changed.connect(self._show_timeline)
         self.timeline.hide()
+        self.help_dialog: HelpDialog | None = None
         self.fitting = FitRunner(self.session, self.run_child, self._remember, self._fits_folder, self)
 
         left = QWidget()
@@ -136,7 +139,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.thumbnails)
         self.setCentralWidget(central)
 
-        self.scene_label, self.model_label, self.camera_label, self.timing_label = (QLabel() for _ in range(4))
+        self.scene_label, self.model_label, self.camera_label, self.timing_label = (ShrinkingLabel() for _ in range(4))
         for label in (self.scene_label, self.model_label, self.camera_label):
             self.statusBar().addWidget(label)
         self.statusBar().addPermanentWidget(self.timing_label)
@@ -216,6 +219,11 @@ class MainWindow(QMainWindow):
                                        "Fine-tune the model on this scene's views in a child process")
         self._action(model, "&Open model…", self.open_model_dialog)
         help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Mouse and keys", partial(self.show_help, "Mouse and keys"), "F1",
+                     "Every mouse gesture and key of the explorer")
+        self._action(help_menu, "What the &panels show", partial(self.show_help, "Panels"))
+        self._action(help_menu, "&Opening files", partial(self.show_help, "Opening files"),
+                     tip="Which formats open, and how")
         self._action(help_menu, "&What to try", partial(self.session.message, HINT))
 
         tools = QToolBar("Tools")
@@ -635,6 +643,25 @@ class MainWindow(QMainWindow):
         self.timeline_action.setChecked(True)
         path = self.timeline.path
         self.viewport.show_camera_path(path.frames(fps=10)[:, :3, 3] if len(path) else np.zeros((0, 3)))
+
+    # --- help ----------------------------------------------------------------------------------------------------
+
+    def show_help(self, tab: str = HelpDialog.TABS[0]) -> HelpDialog:
+        if self.help_dialog is None:
+            self.help_dialog = HelpDialog(self.shortcuts(), self)
+        self.help_dialog.show_tab(tab)
+        return self.help_dialog
+
+    def shortcuts(self) -> list[tuple[str, str, str]]:
+        """(menu, command, key) of every menu command that has a key."""
+        rows = []
+        for entry in self.menuBar().actions():
+            menu = entry.menu()
+            for action in menu.actions() if menu is not None else []:
+                if not action.shortcut().isEmpty():
+                    rows.append((menu.title().replace("&", ""), action.text().replace("&", ""),
+                                 action.shortcut().toString(QKeySequence.NativeText)))
+        return rows
 
     # --- closing --------------------------------------------------------------------------------------------------
 
