@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from explorer import export, loading, theme
 from explorer.compare import compare
-from explorer.fit_dialog import FitRunner
+from explorer.fit_dialog import FitDialog, FitRunner
 from explorer.help import HelpDialog
 from explorer.inference import Prediction
 from explorer.jobs import ChildJob, JobPanel
@@ -207,7 +207,7 @@ class MainWindow(QMainWindow):
         self.timeline_action = self._action(cam, "Camera path &timeline", self.timeline.setVisible, "T",
                                             "Keyframes of a camera path: add, reorder, time, play, render",
                                             checkable=True)
-        self._action(cam, "Camera path: &add keyframe at imagined camera", self.add_keyframe, "K")
+        self._action(cam, "Camera path: &add keyframe at imagined camera", self.timeline.add_current, "K")
         self._action(cam, "Camera path: &play / pause", self.timeline.toggle_play, "Space")
         self._action(cam, "Camera path: &start from real cameras", self.timeline.seed_from_views)
         self._action(cam, "Camera path: &load JSON…", self.timeline.load_dialog)
@@ -549,7 +549,7 @@ class MainWindow(QMainWindow):
             raise GQNError(f"the result in {target} could not be opened")
         self.session.message(f"Camera poses saved in {target}.")
 
-    def fit_dialog(self):
+    def fit_dialog(self) -> FitDialog | None:
         """Options for fitting the model to this scene, then the fit with its live preview."""
         return self.fitting.open_dialog(self)
 
@@ -634,9 +634,6 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, "Render an orbit", "orbit.mp4", "Video (*.mp4 *.gif)")
         if path:
             self.render_video(path, self.orbit_poses())
-
-    def add_keyframe(self) -> None:
-        self.timeline.add_current()
 
     def _show_timeline(self) -> None:
         """An edited camera path is shown, on the timeline and as a line in the viewport."""

@@ -43,7 +43,6 @@ class TimelineStrip(QWidget):
         self._drop: int | None = None          # where a dragged card would go
         self.setMinimumHeight(RULER + 44)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
-        self.setMouseTracking(False)
         self.setToolTip("Press the ruler to scrub; click a keyframe to go there; drag a keyframe to reorder")
 
     def show_path(self, path: CameraPath, time: float, current: int | None) -> None:
@@ -336,14 +335,12 @@ class TimelinePanel(QFrame):
         if not len(self.path):
             return
         self.time = float(np.clip(seconds, 0.0, self.path.duration))
-        on = np.flatnonzero(np.isclose(self.path.times, self.time))
-        if len(on):
-            self.current = int(on[0])
+        # the keyframe the playhead is on or after: Add view puts the new one next, in time order
+        self.current = int(np.searchsorted(self.path.times, self.time + 1e-9, side="right") - 1)
         self.session.set_pose(self.path.pose_at(self.time))
         self.refresh()
 
     def go_to(self, index: int) -> None:
-        self.current = index
         self.scrub(float(self.path.times[index]))
 
     def toggle_play(self) -> None:

@@ -61,7 +61,11 @@ def test_keyframes_are_added_timed_reordered_scrubbed_and_deleted(qtbot, make_wi
     qtbot.mouseRelease(strip, Qt.LeftButton, pos=point(strip.x_of(0.75), RULER / 2))
     assert 0.7 < panel.time < 0.8
     np.testing.assert_allclose(session.camera.c2w, panel.path.pose_at(panel.time), atol=1e-9)
-    assert session.snapped is None
+    assert session.snapped is None and panel.current == 0  # between the first two keyframes
+    qtbot.mouseClick(panel.add_button, Qt.LeftButton)  # a keyframe where the playhead is, in time order
+    assert len(panel.path) == 4 and panel.current == 1
+    np.testing.assert_allclose(panel.path.keyframes[1].c2w, session.camera.c2w)
+    qtbot.mouseClick(panel.delete_button, Qt.LeftButton)  # and gone again
 
     qtbot.mouseClick(strip, Qt.LeftButton, pos=card_centre(strip, 1))
     qtbot.mouseClick(panel.delete_button, Qt.LeftButton)
