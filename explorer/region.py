@@ -139,7 +139,7 @@ class RegionPanel(QFrame):
 
     def show_region(self) -> None:
         """Show the session's region in the controls (without editing it back)."""
-        region = self.session.region
+        views, region = self.session.views, self.session.region
         for widget in (self.enabled, *self.spins.values()):
             widget.blockSignals(True)
         self.enabled.setChecked(region is not None)
@@ -149,14 +149,17 @@ class RegionPanel(QFrame):
                 self.spins["max", a].setValue(region.high[a])
         for widget in (self.enabled, *self.spins.values()):
             widget.blockSignals(False)
-            widget.setEnabled(self.session.views is not None)
+        self.enabled.setEnabled(views is not None)
+        self.fit_button.setEnabled(views is not None)
         for spin in self.spins.values():
             spin.setEnabled(region is not None)
-        remembered = region_key(self.session.views) is not None if self.session.views is not None else False
         self.note.setStyleSheet("")
-        self.note.setText("" if region is None else
-                          "Drawn as a violet box in the viewport." + ("" if remembered else
-                                                                      " Not remembered: this scene has no files."))
+        if region is None:
+            self.note.setText("")
+        elif region_key(views) is None:
+            self.note.setText("Drawn as a violet box in the viewport. Not remembered: this scene has no files.")
+        else:
+            self.note.setText("Drawn as a violet box in the viewport; remembered for this capture.")
 
     def disconnect_session(self) -> None:
         self.session.events.views.disconnect(self.restore)
