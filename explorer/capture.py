@@ -17,7 +17,9 @@ from gqn.data.normalize import rotation_between
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
 
-MAX_POINTS = 20000           # sparse points drawn (subsampled): 100k points run at ~10 fps on llvmpipe
+# Sparse points drawn (a fixed random subset): llvmpipe spends ~1.3 µs per point and frame (a 100-photo
+# capture at 1280×800 took 5 / 16 / 31 ms a frame with 0 / 10k / 20k points, benchmarks/bench_explorer.py).
+MAX_POINTS = 10000
 FRUSTUM_SPACING = 0.6        # frustum depth as a fraction of the median gap between neighbouring cameras
 FRUSTUM_RADIUS = 0.25        # ... and at most this fraction of the scene radius
 REGION_MARGIN = 0.1          # a region fitted to points grows by this fraction of its size on every side
