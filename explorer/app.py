@@ -25,8 +25,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--render-path", metavar="VIDEO",
                         help="render an orbit (or --camera-path) to .mp4/.gif without a window and exit")
     parser.add_argument("--camera-path", metavar="JSON", help="keyframes saved from the app (Camera › Camera path)")
-    parser.add_argument("--frames", type=int, default=None, help="frames of the video (default 72, or the path's)")
+    parser.add_argument("--frames", type=int, default=None,
+                        help="frames of the video (default 72, or the path's duration × fps)")
     parser.add_argument("--fps", type=int, default=None, help="frames per second of the video (default 24)")
+    parser.add_argument("--size", type=int, default=None,
+                        help="pixels across each picture of a video frame (default 256; a multiple of 16 for MP4)")
     parser.add_argument("--samples", type=int, default=None,
                         help="samples averaged per full view (default 8 in the window, 4 per video frame)")
     parser.add_argument("--timeout", type=float, default=SCREENSHOT_TIMEOUT_S,
@@ -71,18 +74,19 @@ def load_session(paths: list[str], model_path: str | None) -> Session:
 
 
 def render_headless(args: argparse.Namespace) -> int:
-    from explorer import export
-    from explorer.inference import Predictor
-    from gqn import camera
+    import numpy as np
 
-    export.check_video_path(args.render_path)  # the inputs and the output name first: no work is wasted
-    path = export.load_camera_path(args.camera_path) if args.camera_path else None
+    from explorer import export
+    from explorer.camera_path import CameraPath
+    from explorer.inference import Predictor
+
+    export.check_video_path(args.render_path)  # a bad name fails now, not after the rendering
     session = load_session(args.paths, args.model)
     fps = args.fps or 24
-    if path is not None:
-        frames = args.frames or path["frames"]
-        fps = args.fps or path["fps"]
-        poses = camera.interpolate_poses(path["keyframes"], frames)
+    if args.camera_path:
+        path = CameraPath.load(args.camera_path)
+        fps = args.fps or path.fps
+        poses = path.poses_at(np.linspace(0.0, path.duration, args.frames)) if args.frames else path.frames(fps)
     else:
         home = session.home
         poses = export.orbit_poses(args.frames or 72, session.center, home.distance, home.elevation)
@@ -91,7 +95,8 @@ def render_headless(args: argparse.Namespace) -> int:
         print(f"\rrendering frame {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
     frames = export.render_frames(Predictor(), session.model, session.views, session.context, poses,
-                                  args.samples or 4, 0, session.truth_renderer(), progress)
+                                  args.samples or 4, 0, session.truth_renderer(), progress,
+                                  frame_size=args.size or export.FRAME_SIZE)
     out = export.write_video(frames, args.render_path, fps)
     print(f"wrote {out} ({len(frames)} frames)")
     return 0

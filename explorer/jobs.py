@@ -15,12 +15,15 @@ from collections import deque
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QObject, QProcess, QProcessEnvironment, QTimer, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QProgressBar, QPushButton, QVBoxLayout
 
 from explorer import theme
+from explorer.labels import ShrinkingLabel
 
-KILL_AFTER_MS = 3000
-PLOTTED = ("loss", "psnr", "baseline_nearest_psnr")  # fields of `gqn fit --json` progress lines  # SIGTERM first; SIGKILL if the child is still there after this
+KILL_AFTER_MS = 3000     # SIGTERM first; SIGKILL if the child is still there after this
+PLOTTED = ("loss", "psnr", "baseline_nearest_psnr", "baseline_ibr_psnr")  # fields of `gqn fit --json` lines
+LABELS = {"psnr": "held-out PSNR", "baseline_nearest_psnr": "nearest photo", "baseline_ibr_psnr": "classical",
+          "images_per_s": "images/s"}  # what the status line calls a field (others keep their names)
 
 
 class ChildJob(QObject):
@@ -132,15 +135,16 @@ class JobPanel(QFrame):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("Card")
-        self.title = QLabel()
+        self.title = ShrinkingLabel()
         self.title.setObjectName("CardTitle")
-        self.status = QLabel()
+        self.status = ShrinkingLabel()
         self.status.setObjectName("Muted")
         self.bar = QProgressBar()
         self.bar.setTextVisible(True)
         self.cancel_button = QPushButton("Cancel")
         self.plot: pg.GraphicsLayoutWidget | None = None  # made on the first fit (pyqtgraph menus are costly)
         self.history: dict[str, list[tuple[float, float]]] = {key: [] for key in PLOTTED}  # (step, value)
+        self.latest: dict = {}  # the newest value of each field of the progress lines
         row = QHBoxLayout()
         row.addWidget(self.bar, 1)
         row.addWidget(self.cancel_button)
@@ -171,9 +175,18 @@ class JobPanel(QFrame):
         self.loss_curve = loss_plot.plot(pen=pg.mkPen(theme.CONTEXT, width=2))
         self.psnr_curve = psnr_plot.plot(pen=pg.mkPen(theme.IMAGINED, width=2), symbol="o", symbolSize=5,
                                          symbolBrush=theme.IMAGINED, symbolPen=None)  # validated at checkpoints
-        self.baseline_curve = psnr_plot.plot(pen=pg.mkPen(theme.MUTED, width=1, style=Qt.DashLine))
-        psnr_plot.setTitle(f"PSNR (dB) <span style='color:{theme.MUTED}'>- - nearest photo</span>")
+        self.baseline_curve = psnr_plot.plot(pen=pg.mkPen(theme.MUTED, width=1, style=Qt.DashLine), symbol="t",
+                                             symbolSize=5, symbolBrush=theme.MUTED, symbolPen=None)
+        self.ibr_curve = psnr_plot.plot(pen=pg.mkPen(theme.CONTEXT, width=1, style=Qt.DotLine), symbol="s",
+                                        symbolSize=4, symbolBrush=theme.CONTEXT, symbolPen=None)
+        self.psnr_plot = psnr_plot
+        self._title_psnr(False)
         self.layout().addWidget(self.plot)
+
+    def _title_psnr(self, classical: bool) -> None:
+        """The PSNR plot's title is its legend; the classical baseline joins it once a line reports it."""
+        extra = f" <span style='color:{theme.CONTEXT}'>■ classical</span>" if classical else ""
+        self.psnr_plot.setTitle(f"held-out PSNR (dB) <span style='color:{theme.MUTED}'>▲ nearest photo</span>{extra}")
 
     def begin(self, title: str, with_plot: bool = False) -> None:
         self.title.setText(title)
@@ -181,8 +194,11 @@ class JobPanel(QFrame):
         self.bar.setRange(0, 0)  # busy until the first progress line says how much there is
         self.bar.setFormat("%p%")
         self.history = {key: [] for key in PLOTTED}
+        self.latest = {}
         if with_plot and self.plot is None:
             self._make_plot()
+        if self.plot is not None:
+            self._title_psnr(False)
         if self.plot is not None:
             for curve in self.curves().values():
                 curve.setData([], [])
@@ -196,9 +212,10 @@ class JobPanel(QFrame):
             self.bar.setRange(0, int(total))
             self.bar.setValue(int(done))
             self.bar.setFormat(f"{data['stage']}: %v / %m" if "stage" in data else "%v / %m")
-        fields = [f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in data.items()
-                  if k not in ("event", "done", "total", "stage") and isinstance(v, (int, float, str))]
-        self.status.setText(" · ".join(fields))
+        self.latest.update({k: v for k, v in data.items() if k not in ("event", "done", "total", "stage")
+                            and isinstance(v, (int, float, str))})  # the last value of every field so far
+        shown = (f"{v:.4g}" if isinstance(v, float) else str(v) for v in self.latest.values())
+        self.status.setText(" · ".join(f"{LABELS.get(k, k)} {v}" for k, v in zip(self.latest, shown)))
         step = float(data.get("step", done or 0))
         for key in PLOTTED:
             if isinstance(data.get(key), (int, float)):
@@ -207,9 +224,12 @@ class JobPanel(QFrame):
             for key, curve in self.curves().items():
                 if self.history[key]:
                     curve.setData(*zip(*self.history[key]))
+            if "baseline_ibr_psnr" in data:
+                self._title_psnr(True)
 
     def curves(self) -> dict:
-        return {"loss": self.loss_curve, "psnr": self.psnr_curve, "baseline_nearest_psnr": self.baseline_curve}
+        return {"loss": self.loss_curve, "psnr": self.psnr_curve, "baseline_nearest_psnr": self.baseline_curve,
+                "baseline_ibr_psnr": self.ibr_curve}
 
     def end(self) -> None:
         self.hide()

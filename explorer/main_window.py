@@ -19,20 +19,25 @@ from PySide6.QtWidgets import (
 
 from explorer import export, loading, theme
 from explorer.compare import compare
+from explorer.fit_dialog import FitDialog, FitRunner
+from explorer.help import HelpDialog
 from explorer.inference import Prediction, QueryCamera
 from explorer.jobs import ChildJob, JobPanel
+from explorer.labels import ShrinkingLabel
 from explorer.messages import MessageArea
+from explorer.region import RegionPanel
 from explorer.session import Session
+from explorer.timeline import TimelinePanel
 from explorer.thumbnails import ThumbnailStrip
 from explorer.view_panel import ERROR_RANGE, UNCERTAINTY_CMAP, UNCERTAINTY_RANGE, ViewPanel, heat
 from explorer.viewport import Viewport
-from gqn import camera
 from gqn.errors import GQNError
 
 SAMPLES = 8              # samples averaged for the full view
 SETTLE_MS = 250          # the camera counts as stopped after this long without a move
 VIDEO_SAMPLES = 4
 RECENT_LIMIT = 10
+SLIDER_OCTAVE = 12.5     # frustum slider steps per doubling; its middle (50) is the size the camera spacing gives
 HINT = ("Drag the Generated image to move the imagined camera (scroll: nearer/farther). Click a frustum "
         "or a thumbnail to snap onto a real camera; tick thumbnails to choose the model's context views.")
 
@@ -55,7 +60,6 @@ class MainWindow(QMainWindow):
         self.job: ChildJob | None = None
         self.job_result_handler = None
         self.video_cancel = None
-        self.path_keyframes: list[np.ndarray] = []
         self.shown_seq = 0
         self.last_prediction: Prediction | None = None
         self.setWindowTitle("GQN Scene Explorer")
@@ -82,6 +86,7 @@ class MainWindow(QMainWindow):
         events.model.connect(self._on_model)
         events.context.connect(self.request_view)
         events.camera.connect(self.request_view)
+        events.region.connect(self.request_view)
         events.message.connect(self.messages.add)
         events.context.connect(self._update_status)
         events.camera.connect(self._update_status)
@@ -98,12 +103,20 @@ class MainWindow(QMainWindow):
         self.job_panel = JobPanel()
         self.messages = MessageArea()
         self.thumbnails = ThumbnailStrip(self.session)
+        self.region_panel = RegionPanel(self.session, self.settings)
+        self.timeline = TimelinePanel(self.session)
+        self.timeline.renderRequested.connect(self.render_video)
+        self.timeline.changed.connect(self._show_timeline)
+        self.timeline.hide()
+        self.help_dialog: HelpDialog | None = None
+        self.fitting = FitRunner(self.session, self.run_child, self._remember, self._fits_folder, self)
 
         left = QWidget()
         left_column = QVBoxLayout(left)
         left_column.setContentsMargins(0, 0, 0, 6)
         left_column.setSpacing(6)
         left_column.addWidget(self.viewport, 1)
+        left_column.addWidget(self.region_panel)
         left_column.addWidget(self.job_panel)
         left_column.addWidget(self.messages)
         right = QWidget()
@@ -122,10 +135,11 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(split, 1)
+        layout.addWidget(self.timeline)
         layout.addWidget(self.thumbnails)
         self.setCentralWidget(central)
 
-        self.scene_label, self.model_label, self.camera_label, self.timing_label = (QLabel() for _ in range(4))
+        self.scene_label, self.model_label, self.camera_label, self.timing_label = (ShrinkingLabel() for _ in range(4))
         for label in (self.scene_label, self.model_label, self.camera_label):
             self.statusBar().addWidget(label)
         self.statusBar().addPermanentWidget(self.timing_label)
@@ -176,6 +190,8 @@ class MainWindow(QMainWindow):
         self.geometry_action.setChecked(True)
         self._action(view, "&Larger frustums", partial(self.scale_frustums, 1.25), "]")
         self._action(view, "S&maller frustums", partial(self.scale_frustums, 1 / 1.25), "[")
+        self.region_action = self._action(view, "Crop &region…", self.region_panel.setVisible, "C",
+                                          "Limit what the model and the baselines consider to a box", checkable=True)
 
         cam = bar.addMenu("&Camera")
         for text, key, args in [("Orbit left", "A", (5, 0)), ("Orbit right", "D", (-5, 0)),
@@ -188,18 +204,26 @@ class MainWindow(QMainWindow):
         self._action(cam, "Snap to &previous view", partial(self.session.step_snap, -1), "B")
         self._action(cam, "&Reset imagined camera", self.session.reset_camera, "R")
         cam.addSeparator()
-        self._action(cam, "Camera path: &seed from real cameras", self.seed_path)
-        self._action(cam, "Camera path: &add imagined camera", self.add_keyframe, "K")
-        self._action(cam, "Camera path: &clear", self.clear_path)
-        self._action(cam, "Camera path: &load JSON…", self.load_path_dialog)
-        self._action(cam, "Camera path: sa&ve JSON…", self.save_path_dialog)
-        self._action(cam, "Camera path: render &video…", self.render_path_dialog)
+        self.timeline_action = self._action(cam, "Camera path &timeline", self.timeline.setVisible, "T",
+                                            "Keyframes of a camera path: add, reorder, time, play, render",
+                                            checkable=True)
+        self._action(cam, "Camera path: &add keyframe at imagined camera", self.timeline.add_current, "K")
+        self._action(cam, "Camera path: &play / pause", self.timeline.toggle_play, "Space")
+        self._action(cam, "Camera path: &start from real cameras", self.timeline.seed_from_views)
+        self._action(cam, "Camera path: &load JSON…", self.timeline.load_dialog)
+        self._action(cam, "Camera path: sa&ve JSON…", self.timeline.save_dialog)
+        self._action(cam, "Camera path: render &video…", self.timeline.render_dialog)
 
         model = bar.addMenu("&Model")
         self.fit_action = self._action(model, "&Fit model to this scene…", self.fit_dialog, None,
                                        "Fine-tune the model on this scene's views in a child process")
         self._action(model, "&Open model…", self.open_model_dialog)
         help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Mouse and keys", partial(self.show_help, "Mouse and keys"), "F1",
+                     "Every mouse gesture and key of the explorer")
+        self._action(help_menu, "What the &panels show", partial(self.show_help, "Panels"))
+        self._action(help_menu, "&Opening files", partial(self.show_help, "Opening files"),
+                     tip="Which formats open, and how")
         self._action(help_menu, "&What to try", partial(self.session.message, HINT))
 
         tools = QToolBar("Tools")
@@ -255,9 +279,9 @@ class MainWindow(QMainWindow):
                       "shows what the photos' geometry alone gives.", "warning", topic="model-kind")
 
     def _sync_display_controls(self) -> None:
-        radius = self.session.scene_radius
+        relative = self.session.frustum_size / self.session.default_frustum_size
         self.frustum_slider.blockSignals(True)
-        self.frustum_slider.setValue(int(round(100 * self.session.frustum_size / radius / 0.5)))
+        self.frustum_slider.setValue(int(round(50 + SLIDER_OCTAVE * np.log2(relative))))
         self.frustum_slider.blockSignals(False)
         for action, checked in ((self.photos_action, self.session.show_photos),
                                 (self.geometry_action, self.session.show_geometry)):
@@ -270,7 +294,7 @@ class MainWindow(QMainWindow):
         self.session.set_frustum_size(self.session.frustum_size * factor)
 
     def _on_frustum_slider(self, value: int) -> None:
-        self.session.set_frustum_size(self.session.scene_radius * 0.5 * value / 100)
+        self.session.set_frustum_size(self.session.default_frustum_size * 2 ** ((value - 50) / SLIDER_OCTAVE))
 
     def _update_status(self) -> None:
         s = self.session
@@ -554,34 +578,12 @@ class MainWindow(QMainWindow):
             raise GQNError(f"the result in {target} could not be opened")
         self.session.message(f"Camera poses saved in {target}.")
 
-    def fit_dialog(self) -> None:
-        self.start_fit()  # (a slot with an optional parameter would receive triggered's `checked`)
+    def fit_dialog(self) -> FitDialog | None:
+        """Options for fitting the model to this scene, then the fit with its live preview."""
+        return self.fitting.open_dialog(self)
 
-    def start_fit(self, steps: int | None = None) -> ChildJob | None:
-        """Fine-tune the model on this scene's views in a child process; the result loads when done."""
-        s = self.session
-        if s.model is None or s.views is None:
-            self.session.message("Fitting needs a model and a scene: open both first.", "warning")
-            return None
-        meta = s.views.meta
-        scene = ["--views", str(meta["dataset"]), "--scene", str(meta["scene"])] if "dataset" in meta else \
-            ["--views", str(s.views.source)]
-        if not Path(scene[1]).exists():
-            self.session.message(f"This scene ({s.scene_name}) has no files on disk to fit to: open it from a "
-                                 "folder or dataset.", "warning")
-            return None
-        out = self.output_folder("fits", Path(scene[1]).stem)
-        args = ["-m", "gqn", "fit", "--model", str(s.model_path), *scene, "--out", str(out), "--json"]
-        if steps is not None:
-            args += ["--steps", str(steps), "--checkpoint-every", str(max(1, steps // 2))]
-        return self.run_child("Fitting the model to this scene", args, partial(self._load_fitted, out=out),
-                              with_plot=True)
-
-    def _load_fitted(self, result: dict, out: Path) -> None:
-        from gqn import load_model
-        path = result.get("run") or str(out)
-        self.session.set_model(load_model(path), str(path))
-        self.session.message(f"Loaded the model fitted to this scene (saved in {path}).", topic="model")
+    def _fits_folder(self) -> Path:
+        return self.data_dir / "fits"
 
     # --- exports ------------------------------------------------------------------------------------------------
 
@@ -597,9 +599,15 @@ class MainWindow(QMainWindow):
         if path:
             self.export_png(path)
 
-    def render_video(self, out: str | Path, poses: np.ndarray, fps: int = 24) -> bool:
-        """Render `poses` to MP4/GIF on the worker thread; progress in the job panel, cancellable."""
+    def render_video(self, out: str | Path, poses: np.ndarray, fps: int = 24, size: int = export.FRAME_SIZE) -> bool:
+        """Render `poses` to MP4/GIF on the worker thread, each picture `size` pixels across; progress in
+        the job panel, cancellable. A file name that cannot be written is refused before any rendering."""
         s = self.session
+        try:
+            export.check_video_path(out)
+        except GQNError as error:
+            self.session.message(str(error), "error")
+            return False
         if s.model is None:
             self.session.message("Rendering a video needs a model: open one first.", "warning")
             return False
@@ -610,7 +618,7 @@ class MainWindow(QMainWindow):
 
         def job(predictor, progress, cancelled):
             frames = export.render_frames(predictor, model, views, context, poses, VIDEO_SAMPLES, 0, truth,
-                                          progress, cancelled)
+                                          progress, cancelled, frame_size=size)
             return None if frames is None else export.write_video(frames, out, fps)
 
         self.job_panel.begin(f"Rendering {Path(out).name} ({len(poses)} frames)")
@@ -656,62 +664,37 @@ class MainWindow(QMainWindow):
         if path:
             self.render_video(path, self.orbit_poses())
 
-    def seed_path(self) -> None:
-        s = self.session
-        if s.views is not None:
-            self.path_keyframes = list(export.keyframes_from_views(s.views, s.center))
-            self.session.message(f"Camera path: {len(self.path_keyframes)} keyframes from the real cameras.")
+    def _show_timeline(self) -> None:
+        """An edited camera path is shown, on the timeline and as a line in the viewport."""
+        self.timeline_action.setChecked(True)
+        path = self.timeline.path
+        self.viewport.show_camera_path(path.frames(fps=10)[:, :3, 3] if len(path) else np.zeros((0, 3)))
 
-    def add_keyframe(self) -> None:
-        if self.session.camera is not None:
-            self.path_keyframes.append(self.session.camera.c2w.copy())
-            self.session.message(f"Camera path: keyframe {len(self.path_keyframes)} added.")
+    # --- help ----------------------------------------------------------------------------------------------------
 
-    def clear_path(self) -> None:
-        self.path_keyframes = []
-        self.session.message("Camera path cleared.")
+    def show_help(self, tab: str = HelpDialog.TABS[0]) -> HelpDialog:
+        if self.help_dialog is None:
+            self.help_dialog = HelpDialog(self.shortcuts(), self)
+        self.help_dialog.show_tab(tab)
+        return self.help_dialog
 
-    def save_path(self, path: str | Path, frames: int = 120) -> None:
-        if not self.path_keyframes:
-            self.seed_path()
-        export.save_camera_path(path, np.array(self.path_keyframes), frames)
-
-    def load_path(self, path: str | Path) -> dict | None:
-        try:
-            data = export.load_camera_path(path)
-        except GQNError as error:
-            self.session.message(str(error), "error")
-            return None
-        self.path_keyframes = list(data["keyframes"])
-        self.session.message(f"Camera path: {len(self.path_keyframes)} keyframes from {Path(path).name}.")
-        return data
-
-    def save_path_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save camera path", "camera_path.json", "JSON (*.json)")
-        if path:
-            self.save_path(path)
-
-    def load_path_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load camera path", "", "JSON (*.json)")
-        if path:
-            self.load_path(path)
-
-    def render_path_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Render the camera path", "path.mp4", "Video (*.mp4 *.gif)")
-        if path:
-            self.render_video(path, self.path_poses(120))
-
-    def path_poses(self, frames: int) -> np.ndarray:
-        """`frames` poses along the camera path's keyframes (seeded from the real cameras if empty)."""
-        if not self.path_keyframes:
-            self.seed_path()
-        return camera.interpolate_poses(np.array(self.path_keyframes), frames)
+    def shortcuts(self) -> list[tuple[str, str, str]]:
+        """(menu, command, key) of every menu command that has a key."""
+        rows = []
+        for entry in self.menuBar().actions():
+            menu = entry.menu()
+            for action in menu.actions() if menu is not None else []:
+                if not action.shortcut().isEmpty():
+                    rows.append((menu.title().replace("&", ""), action.text().replace("&", ""),
+                                 action.shortcut().toString(QKeySequence.NativeText)))
+        return rows
 
     # --- closing --------------------------------------------------------------------------------------------------
 
     def closeEvent(self, event) -> None:
         """Stop the child job and the worker, and let go of the session, before the widgets go."""
         self.settle.stop()
+        self.timeline.pause()
         if self.job is not None:
             self.job.cancel()
             self.job.process.waitForFinished(3000)
@@ -720,5 +703,6 @@ class MainWindow(QMainWindow):
         self.worker.stop()
         self.viewport.disconnect_session()
         self.thumbnails.disconnect_session()
+        self.region_panel.disconnect_session()
         self.session.events.disconnect_all()
         super().closeEvent(event)

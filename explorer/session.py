@@ -6,13 +6,17 @@ callbacks), so tests drive the whole app logic without a display (napari's Viewe
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from explorer import capture
+from explorer.capture import Region
 from gqn import camera
+from gqn.data.normalize import scene_centre
 from gqn.data.viewset import PROCEDURAL_FORMATS, ViewSet
 
 MIN_ELEVATION, MAX_ELEVATION = -85.0, 85.0
@@ -45,6 +49,7 @@ class SessionEvents:
     camera: Event = field(default_factory=Event)       # the imagined camera moved
     selection: Event = field(default_factory=Event)    # the selected real view changed
     display: Event = field(default_factory=Event)      # frustum size / photos shown changed
+    region: Event = field(default_factory=Event)       # the region box the model considers changed
     message: Event = field(default_factory=Event)      # a new Message for the user
 
     def disconnect_all(self) -> None:
@@ -93,18 +98,9 @@ class ImaginedCamera:
 
 
 def scene_center(views: ViewSet) -> np.ndarray:
-    """The point the cameras look at: least-squares nearest point to all optical axes; the mean
-    camera position when the axes are (nearly) parallel."""
-    positions, forward = views.positions, views.c2w[:, :3, 2]
-    projector = np.eye(3)[None] - forward[:, :, None] * forward[:, None, :]  # [V,3,3]
-    a, b = projector.sum(0), np.einsum("vij,vj->i", projector, positions)
-    if len(views) < 2 or np.linalg.cond(a) > 1e6:
-        return positions.mean(0)
-    center = np.linalg.solve(a, b)
-    # Axes meeting behind the cameras (a forward-facing set) are no centre to orbit about.
-    if np.median(np.einsum("vi,vi->v", center - positions, forward)) <= 0:
-        return positions.mean(0)
-    return center
+    """The point the cameras look at: the point nearest to all optical axes when they meet in front
+    of the cameras, else the middle of the sparse points, else the mean camera position."""
+    return scene_centre(views.c2w, views.points)[0]
 
 
 def spread_indices(n: int, k: int) -> list[int]:
@@ -138,6 +134,7 @@ class Session:
         self.selected: int | None = None
         self.snapped: int | None = None        # index of the real camera the imagined one sits on exactly
         self.frustum_size = 0.3
+        self.default_frustum_size = 0.3       # from the camera spacing; the size slider scales it
         self.show_photos = True
         self.show_geometry = True             # a procedural scene's true geometry in the viewport
         self.messages: list[Message] = []
@@ -155,7 +152,7 @@ class Session:
         self.scene_radius = float(np.median(distances)) if len(views) else 1.0
         if not np.isfinite(self.scene_radius) or self.scene_radius <= 0:
             self.scene_radius = 1.0
-        self.frustum_size = 0.25 * self.scene_radius
+        self.frustum_size = self.default_frustum_size = capture.frustum_size(views.positions, self.scene_radius)
         self.context = tuple(context if context is not None else default_context(views))
         self.selected = self.snapped = None  # indices into the previous scene mean nothing in this one
         self.events.views.emit()
@@ -332,6 +329,24 @@ class Session:
     def set_frustum_size(self, size: float) -> None:
         self.frustum_size = float(max(size, 1e-6))
         self.events.display.emit()
+
+    # --- the region box ---------------------------------------------------------------------------------
+
+    @property
+    def region(self) -> Region | None:
+        """The box the model and baselines consider (views.meta["region"]), or None: everything."""
+        return None if self.views is None else Region.from_meta(self.views.meta.get("region"))
+
+    def set_region(self, region: Region | None) -> None:
+        """Limit what the model and baselines consider to `region` (None: everything). The scene
+        becomes a new ViewSet (same arrays, new meta), so nothing cached for the old one is reused."""
+        if self.views is None or region == self.region:
+            return
+        meta = {k: v for k, v in self.views.meta.items() if k != "region"}
+        if region is not None:
+            meta["region"] = region.to_meta()
+        self.views = dataclasses.replace(self.views, meta=meta)
+        self.events.region.emit()
 
     def set_show_photos(self, show: bool) -> None:
         self.show_photos = bool(show)

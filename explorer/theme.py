@@ -15,6 +15,7 @@ IMAGINED = "#4fc3f7"    # the imagined camera, and the app's accent
 CONTEXT = "#ffb74d"     # views given to the model
 VIEW = "#8291a8"        # other real views
 SELECTED = "#ffffff"
+REGION = "#ce93d8"      # the region box the model considers
 LEVELS = {"info": "#4fc3f7", "warning": "#ffca28", "error": "#ef5350"}
 
 

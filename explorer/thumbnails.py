@@ -40,7 +40,7 @@ class ViewThumb(QFrame):
         self.picture.setCursor(Qt.PointingHandCursor)
         self.picture.setToolTip(f"{name}\nClick to put the imagined camera exactly here")
         self.check = QCheckBox(_short(Path(name).name))
-        self.check.setToolTip("Give this view to the model as context")
+        self.check.setToolTip(f"{name}\nTick to give this view to the model as context")
         self.check.toggled.connect(self._on_toggled)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 2)

@@ -15,11 +15,10 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QMatrix4x4, QVector3D, QVector4D
 from PySide6.QtOpenGL import QOpenGLBuffer
 
-from explorer import theme
+from explorer import capture, theme
 from explorer.session import Session
 
 TEXTURE_SIZE = 96           # photos are shown as textures at most this many pixels wide
-MAX_POINTS = 20000          # sparse points drawn (subsampled): 100k points run at ~10 fps on llvmpipe
 PICK_RADIUS = 10.0          # pixels around a frustum's lines that count as clicking it
 CLICK_SLOP = 4.0            # a press and release closer than this is a click, not a drag
 FRUSTUM_EDGES = [(0, 1), (0, 2), (0, 3), (0, 4), (1, 2), (2, 3), (3, 4), (4, 1)]
@@ -45,7 +44,7 @@ def image_plane_transform(c2w: np.ndarray, intrinsics: np.ndarray, depth: float,
                                 [0, depth * scale / fy, 0, -cy * depth / fy],
                                 [0, 0, 1, depth],
                                 [0, 0, 0, 1]])
-    return QMatrix4x4(*(c2w @ pixel_to_camera).astype(np.float32).ravel())
+    return _qmatrix(c2w @ pixel_to_camera)
 
 
 def texture(image: np.ndarray, alpha: int = 235) -> tuple[np.ndarray, float]:
@@ -150,7 +149,11 @@ class Viewport(gl.GLViewWidget):
         self.points = gl.GLScatterPlotItem(size=2.0, pxMode=True)
         self.photos: PhotoPlanes | None = None
         self.mesh: gl.GLMeshItem | None = None
-        for item in (self.grid, self.axes, self.points, self.frustums, self.imagined):
+        self.region_box = gl.GLLinePlotItem(mode="lines", width=2, antialias=True)
+        self.camera_path = gl.GLLinePlotItem(mode="line_strip", width=2, antialias=True)
+        self.display = np.eye(4)  # scene -> what is drawn: the capture turned level (capture.display_transform)
+        for item in (self.grid, self.axes, self.points, self.frustums, self.imagined, self.region_box,
+                     self.camera_path):
             self.addItem(item)
         self._press: QPointF | None = None
         self._corners = np.zeros((0, 5, 3))
@@ -160,6 +163,7 @@ class Viewport(gl.GLViewWidget):
         events.context.connect(self.update_colors)
         events.selection.connect(self.update_colors)
         events.camera.connect(self.update_imagined)
+        events.region.connect(self.update_region)
 
     # --- building the scene --------------------------------------------------------------------------
 
@@ -177,11 +181,16 @@ class Viewport(gl.GLViewWidget):
         if views is None:
             return
         radius, center = session.scene_radius, session.center
-        floor = min(float(views.positions[:, 2].min()), float(center[2])) - 0.05 * radius
-        self.grid.resetTransform()
+        self.display = capture.display_transform(views, center)
+        heights = (views.positions - center) @ self.display[2, :3]                 # above the centre, levelled
+        if views.points is not None and len(views.points) >= 8:                    # the ground under the points
+            points = views.points[np.isfinite(views.points).all(-1)]
+            heights = np.append(heights, np.percentile((points - center) @ self.display[2, :3], 2))
+        ground = np.eye(4)
+        ground[:3, 3] = [center[0], center[1], center[2] + min(float(heights.min()), 0.0) - 0.05 * radius]
+        self.grid.setTransform(_qmatrix(np.linalg.inv(self.display) @ ground))  # level in the drawn frame
         self.grid.setSize(6 * radius, 6 * radius)
         self.grid.setSpacing(radius / 2, radius / 2)
-        self.grid.translate(center[0], center[1], floor)
         length = 0.5 * radius
         self.axes.setData(pos=np.repeat(center[None], 6, 0) + np.array([[0, 0, 0], [length, 0, 0], [0, 0, 0],
                                                                        [0, length, 0], [0, 0, 0], [0, 0, length]]),
@@ -195,26 +204,41 @@ class Viewport(gl.GLViewWidget):
         if scene is not None and session.show_geometry:
             self._set_mesh(scene)
         if views.points is not None and len(views.points):
-            self._set_points(views.points, views.point_colors)
+            position, color = capture.points_to_draw(views.points, views.point_colors)
+            self.points.setData(pos=position, color=color)
         else:
             self.points.setData(pos=np.zeros((0, 3)))
         self.update_colors()
         self.update_imagined()
+        self.update_region()
 
     def _set_mesh(self, scene) -> None:
-        """The procedural scene's triangles in their shaded colours; see-through for rooms (cameras inside)."""
+        """The procedural scene's triangles in their shaded colours; see-through for rooms (cameras inside).
+
+        Every triangle gets its own three vertices and an explicit face list: given face-indexed
+        vertices alone, pyqtgraph reads `faceColors` as per-vertex colours and smears them over the
+        wrong triangles."""
         inside = bool(np.all(np.abs(self.session.views.positions) < np.abs(scene.triangles).reshape(-1, 3).max(0)))
         alpha = 0.3 if inside else 1.0
         colors = np.concatenate([scene.shaded / 255.0, np.full((len(scene.shaded), 1), alpha)], 1)
-        self.mesh = gl.GLMeshItem(vertexes=scene.triangles, faceColors=colors.astype(np.float32), smooth=False,
+        vertices = scene.triangles.reshape(-1, 3)
+        faces = np.arange(len(vertices), dtype=np.uint32).reshape(-1, 3)
+        self.mesh = gl.GLMeshItem(vertexes=vertices, faces=faces, faceColors=colors.astype(np.float32), smooth=False,
                                   glOptions="translucent" if inside else "opaque")
         self.addItem(self.mesh)
 
-    def _set_points(self, points: np.ndarray, colors: np.ndarray | None) -> None:
-        keep = np.random.default_rng(0).permutation(len(points))[:MAX_POINTS]
-        rgba = np.full((len(keep), 4), 0.8, np.float32) if colors is None else \
-            np.concatenate([colors[keep] / 255.0, np.ones((len(keep), 1))], 1).astype(np.float32)
-        self.points.setData(pos=np.asarray(points)[keep], color=rgba)
+    def update_region(self) -> None:
+        """The region box the model considers, when there is one."""
+        region = self.session.region
+        self.region_box.setVisible(region is not None)
+        if region is not None:
+            self.region_box.setData(pos=region.edges(), color=theme.rgba(theme.REGION))
+
+    def show_camera_path(self, positions: np.ndarray) -> None:
+        """The imagined camera's path through its keyframes, as a line (hidden when shorter than 2)."""
+        self.camera_path.setVisible(len(positions) >= 2)
+        if len(positions) >= 2:
+            self.camera_path.setData(pos=np.asarray(positions, np.float32), color=theme.rgba(theme.IMAGINED, 0.6))
 
     def update_colors(self) -> None:
         session = self.session
@@ -277,16 +301,28 @@ class Viewport(gl.GLViewWidget):
         super().wheelEvent(event)
         self.cameraChanged.emit()
 
+    def viewMatrix(self) -> QMatrix4x4:
+        """pyqtgraph's camera looks at the scene after `display` has turned it level."""
+        return super().viewMatrix() * _qmatrix(self.display)
+
     def camera_state(self) -> dict[str, float | list[float]]:
         c = self.opts["center"]
         return {"center": [c.x(), c.y(), c.z()], "distance": self.opts["distance"], "fov": self.opts["fov"],
                 "azimuth": self.opts["azimuth"], "elevation": self.opts["elevation"]}
 
     def reset_view(self) -> None:
-        """Frame the whole scene from above at an angle."""
+        """Frame every camera and the scene centre from above at an angle, level with the capture."""
+        session = self.session
         self.opts["fov"] = 60
-        self.setCameraPosition(pos=QVector3D(*self.session.center), distance=2.6 * self.session.scene_radius,
-                               elevation=28, azimuth=-60)
+        if session.views is None:
+            return
+        level = self._to_display(session.views.positions)
+        target, distance, azimuth = capture.overview(level, self._to_display(session.center[None])[0], 60,
+                                                     self.width() / max(self.height(), 1))
+        self.setCameraPosition(pos=QVector3D(*target), distance=distance, elevation=28, azimuth=azimuth)
+
+    def _to_display(self, points: np.ndarray) -> np.ndarray:
+        return points @ self.display[:3, :3].T + self.display[:3, 3]
 
     def axis_view(self, axis: str) -> None:
         """Look down the scene from "top", "front" (along +y) or "side" (along -x)."""
@@ -297,12 +333,20 @@ class Viewport(gl.GLViewWidget):
     def look_through_imagined(self) -> None:
         """Put the viewport's eye at the imagined camera, looking where it looks, with its field of view."""
         session = self.session
-        if session.camera is None:
-            return
-        c2w = session.camera.c2w
-        forward, distance = c2w[:3, 2], max(session.camera.distance, 1e-3)
-        azimuth, elevation = np.rad2deg(np.arctan2(-forward[1], -forward[0])), np.rad2deg(np.arcsin(np.clip(-forward[2], -1, 1)))
-        (fx, fy, _, _), (height, width) = session.query_camera()
+        if session.camera is not None:
+            self.look_through(session.camera.c2w, *session.query_camera(), distance=session.camera.distance)
+
+    def look_through(self, c2w: np.ndarray, intrinsics: np.ndarray, size: tuple[int, int],
+                     distance: float | None = None) -> None:
+        """Put the viewport's eye at camera `c2w` (pixel intrinsics for an image of `size` (h, w)), looking
+        along its axis, wide enough that its whole picture is in view; it orbits `distance` ahead.
+        The viewport's camera has no roll: a camera rolled about its axis is seen upright."""
+        c2w = self.display @ np.asarray(c2w, np.float64)
+        forward = c2w[:3, 2]
+        distance = max(float(distance if distance is not None else self.session.scene_radius), 1e-3)
+        azimuth = np.rad2deg(np.arctan2(-forward[1], -forward[0]))
+        elevation = np.rad2deg(np.arcsin(np.clip(-forward[2], -1, 1)))
+        (fx, fy, _, _), (height, width) = intrinsics, size
         # pyqtgraph's fov is horizontal: wide enough that the camera's whole picture is in view
         half_tan = max(0.5 * width / fx, 0.5 * height / fy * self.width() / max(self.height(), 1))
         self.opts["fov"] = float(np.rad2deg(2 * np.arctan(half_tan)))
@@ -335,7 +379,7 @@ class Viewport(gl.GLViewWidget):
         hit = (front.all(-1)) & ((distance <= PICK_RADIUS) | inside)
         if not hit.any():
             return None
-        eye = np.array(self.cameraPosition().toTuple())
+        eye = np.linalg.solve(self.display, [*self.cameraPosition().toTuple(), 1.0])[:3]
         depth = np.linalg.norm(self._corners.mean(1) - eye, axis=-1)
         return int(np.flatnonzero(hit)[np.argmin(depth[hit])])
 
@@ -356,8 +400,12 @@ class Viewport(gl.GLViewWidget):
         events = self.session.events
         for event, callback in [(events.views, self.rebuild), (events.display, self.rebuild),
                                 (events.context, self.update_colors), (events.selection, self.update_colors),
-                                (events.camera, self.update_imagined)]:
+                                (events.camera, self.update_imagined), (events.region, self.update_region)]:
             event.disconnect(callback)
+
+
+def _qmatrix(matrix: np.ndarray) -> QMatrix4x4:
+    return QMatrix4x4(*np.asarray(matrix, np.float32).ravel())
 
 
 def _inside(quad: np.ndarray, point: tuple[float, float]) -> bool:

@@ -218,13 +218,20 @@ def orbit_path(n: int, radius: float, elevation_deg: float = 20.0, center=(0.0, 
 def interpolate_poses(keyframes: np.ndarray, n: int) -> np.ndarray:
     """A smooth path through keyframe poses: positions linearly, rotations by quaternion slerp."""
     keys = _as_c2w(keyframes)
+    return poses_at(keys, np.linspace(0.0, len(keys) - 1, n))
+
+
+def poses_at(keyframes: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Poses [N,4,4] at fractional keyframe positions t [N] (1.5: halfway from keyframe 1 to 2), as
+    interpolate_poses moves between them; t is clipped to the keyframes."""
+    keys = _as_c2w(keyframes)
+    t = np.clip(np.atleast_1d(np.asarray(t, np.float64)), 0.0, len(keys) - 1)
     if len(keys) == 1:
-        return np.repeat(keys, n, axis=0)
-    t = np.linspace(0.0, len(keys) - 1, n)
+        return np.repeat(keys, len(t), axis=0)
     idx = np.minimum(t.astype(int), len(keys) - 2)
     frac = t - idx
     q = rotmat_to_qvec(keys[:, :3, :3])
-    out = np.zeros((n, 4, 4))
+    out = np.zeros((len(t), 4, 4))
     for i, (k, a) in enumerate(zip(idx, frac)):
         q0, q1 = q[k], q[k + 1]
         if np.dot(q0, q1) < 0:

@@ -76,7 +76,7 @@ def load_views(path: str | Path, scene: int | None = None, max_size: int | None 
         raise GQNError(f"{path}: a {fmt} source holds one scene; there is no scene {scene}")
     if fmt == "nerf":
         from gqn.data.readers.nerf import read_nerf
-        views = read_nerf(target, max_size)
+        views = with_points_beside(read_nerf(target, max_size), target.parent)
     elif fmt == "colmap":
         from gqn.data.readers.colmap import read_colmap
         views = read_colmap(target, max_size)
@@ -95,6 +95,34 @@ def load_views(path: str | Path, scene: int | None = None, max_size: int | None 
                        "open it as a model (load_model, --model)")
     views.meta.setdefault("format", fmt)
     return drop_invalid_poses(views, target)
+
+
+def with_points_beside(views: ViewSet, folder: Path) -> ViewSet:
+    """Sparse points for a transforms.json from the COLMAP model beside it (`gqn poses` writes one in
+    sparse/0), when that model's cameras are the same cameras in the same frame: a transforms.json
+    made by other tools (nerfstudio's, for one) may sit in another frame than its COLMAP model."""
+    from gqn.data.readers.colmap import model_files, read_model
+
+    place = next((folder / p for p in COLMAP_PLACES[1:] if model_files(folder / p) is not None), None)
+    if views.points is not None or place is None:
+        return views
+    try:
+        model = read_model(place)
+    except GQNError:
+        return views
+    centres = {Path(im.name).name: camera.colmap_to_c2w(im.qvec, im.tvec)[:3, 3] for im in model.images.values()}
+    shared = [i for i, name in enumerate(views.names) if Path(name).name in centres]
+    if not model.points or len(shared) < 2:
+        return views
+    ours = views.positions[shared]
+    theirs = np.array([centres[Path(views.names[i]).name] for i in shared])
+    extent = np.linalg.norm(ours - ours.mean(0), axis=-1).max()
+    if not np.abs(ours - theirs).max() <= 1e-4 * extent:
+        return views
+    views.points = np.array([p.xyz for p in model.points.values()], np.float32).reshape(-1, 3)
+    views.point_colors = np.array([p.rgb for p in model.points.values()], np.uint8).reshape(-1, 3)
+    views.meta["points_from"] = str(place)
+    return views
 
 
 def _dataset_scene(folder: Path, scene: int) -> ViewSet:

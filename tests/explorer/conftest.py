@@ -66,10 +66,10 @@ def scene_folder(tmp_path, scene) -> Path:
 
 @pytest.fixture
 def settings(tmp_path):
-    """QSettings (Open Recent) in tmp_path, never the user's."""
+    """QSettings (Open Recent, regions) in tmp_path, never the user's. QSettings(organisation,
+    application) always uses the native format, whatever the default: its path is the one to move."""
     from PySide6.QtCore import QSettings
-    QSettings.setDefaultFormat(QSettings.IniFormat)
-    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path / "settings"))
+    QSettings.setPath(QSettings.NativeFormat, QSettings.UserScope, str(tmp_path / "settings"))
     yield
 
 

@@ -47,3 +47,32 @@ def wait_full(qtbot, window, c2w=None, timeout=20000):
     with qtbot.waitSignal(window.viewDrawn, timeout=timeout, check_params_cb=check):
         pass
     return got["p"]
+
+
+def grab_rgb(gl_widget) -> np.ndarray:
+    """What an OpenGL widget shows, as uint8 [H,W,3]."""
+    from PySide6.QtGui import QImage
+    image = gl_widget.grabFramebuffer().convertToFormat(QImage.Format_RGB888)
+    rows = np.frombuffer(image.constBits(), np.uint8, image.bytesPerLine() * image.height())
+    return rows.reshape(image.height(), image.bytesPerLine())[:, :3 * image.width()].reshape(
+        image.height(), image.width(), 3).copy()
+
+
+def shown_viewport(qtbot, session, size=(160, 160)):
+    """A Viewport of `session` on screen at `size` (closed by qtbot at teardown)."""
+    from explorer.viewport import Viewport
+    viewport = Viewport(session)
+    qtbot.addWidget(viewport)
+    viewport.resize(*size)
+    viewport.show()
+    qtbot.waitExposed(viewport)
+    return viewport
+
+
+def press(qtbot, window, key):
+    """Press `key` in `window` as a person would: the window must be the active one for its
+    shortcuts to fire."""
+    if not window.isActiveWindow():
+        with qtbot.waitActive(window):
+            window.activateWindow()
+    qtbot.keyClick(window, key)

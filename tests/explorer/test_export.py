@@ -6,33 +6,10 @@ import pytest
 
 from explorer import export
 from explorer.app import main
+from explorer.camera_path import CameraPath, Keyframe
 from explorer.inference import Predictor
-from explorer.session import scene_center
 from gqn import camera
 from gqn.errors import GQNError
-
-
-def test_keyframes_from_views_loop_through_every_camera(scene):
-    keys = export.keyframes_from_views(scene, scene_center(scene))
-    assert keys.shape == (len(scene) + 1, 4, 4)
-    np.testing.assert_array_equal(keys[0], keys[-1])
-    assert {tuple(k[:3, 3]) for k in keys} == {tuple(p) for p in scene.positions}
-
-
-def test_camera_path_round_trip_and_bad_files(tmp_path, scene):
-    keys = scene.c2w[:3]
-    export.save_camera_path(tmp_path / "path.json", keys, frames=10, fps=12)
-    loaded = export.load_camera_path(tmp_path / "path.json")
-    np.testing.assert_allclose(loaded["keyframes"], keys, atol=1e-8)
-    assert (loaded["frames"], loaded["fps"]) == (10, 12)
-    (tmp_path / "bad.json").write_text('{"keyframes": [{"c2w": [[1, 0], [0, 1]]}]}')
-    with pytest.raises(GQNError, match="bad.json"):
-        export.load_camera_path(tmp_path / "bad.json")
-    skewed = keys.copy()
-    skewed[1, :3, :3] *= 2.0
-    export.save_camera_path(tmp_path / "skewed.json", skewed, frames=10)
-    with pytest.raises(GQNError, match="keyframe 1"):
-        export.load_camera_path(tmp_path / "skewed.json")
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".gif"])
@@ -52,9 +29,21 @@ def test_render_frames_can_be_cancelled(model, scene):
     assert frames is None and done == [1, 2]
 
 
-def test_bad_video_name(tmp_path):
+def test_bad_video_names_are_refused_before_rendering(tmp_path):
     with pytest.raises(GQNError, match="mp4 or .gif"):
         export.write_video([np.zeros((8, 8, 3), np.uint8)], tmp_path / "out.avi")
+    (tmp_path / "taken.mp4").mkdir()
+    with pytest.raises(GQNError, match="is a folder"):
+        export.check_video_path(tmp_path / "taken.mp4")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(GQNError, match="cannot write"):
+        export.check_video_path(tmp_path / "file" / "video.gif")
+    assert export.check_video_path(tmp_path / "new" / "video.GIF") == tmp_path / "new" / "video.GIF"
+
+
+def test_frames_at_a_chosen_size(model, scene):
+    frames = export.render_frames(Predictor(), model, scene, (0,), scene.c2w[:2], samples=1, frame_size=96)
+    assert frames[0].shape == (96, 96, 3)
 
 
 def test_predictor_encodes_each_context_set_once(model, scene):
@@ -68,11 +57,13 @@ def test_predictor_encodes_each_context_set_once(model, scene):
 
 
 def test_headless_render_path(tmp_path, model_dir, scene, scene_folder, capsys):
-    folder = scene_folder
-    export.save_camera_path(tmp_path / "path.json", scene.c2w[:3], frames=4)
+    path = CameraPath([Keyframe(scene.c2w[0], 1.0), Keyframe(scene.c2w[1], 0.5), Keyframe(scene.c2w[2])], fps=4)
+    path.save(tmp_path / "path.json")
     out = tmp_path / "path.gif"
-    assert main([str(folder), "--model", str(model_dir), "--render-path", str(out),
-                 "--camera-path", str(tmp_path / "path.json"), "--samples", "1"]) == 0
-    assert iio.imread(out).shape[0] == 4
+    assert main([str(scene_folder), "--model", str(model_dir), "--render-path", str(out),
+                 "--camera-path", str(tmp_path / "path.json"), "--samples", "1", "--size", "48"]) == 0
+    assert iio.imread(out).shape == (path.frame_count(), 48, 48, 3)  # 1.5 s at 4 frames/s, and the last
     assert main([str(tmp_path / "missing"), "--model", str(model_dir), "--render-path", str(out)]) == 2
     assert "missing" in capsys.readouterr().err
+    assert main([str(scene_folder), "--model", str(model_dir), "--render-path", str(tmp_path / "out.avi")]) == 2
+    assert "mp4 or .gif" in capsys.readouterr().err

@@ -2,15 +2,17 @@
 
 import argparse
 import threading
+from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
 from explorer.app import populate
+from explorer.fit_dialog import FitDialog
 from explorer_helpers import gl_can_draw, wait_full
 
 
@@ -165,10 +167,9 @@ def test_exports_write_playable_files(qtbot, make_window, model, scene, tmp_path
     wait_full(qtbot, window)
     assert window.export_png(tmp_path / "views.png")
     assert iio.imread(tmp_path / "views.png").ndim == 3
-    window.seed_path()
-    window.save_path(tmp_path / "path.json", frames=6)
-    assert len(window.load_path(tmp_path / "path.json")["keyframes"]) == len(scene) + 1
-    for name, poses in (("orbit.mp4", window.orbit_poses(6)), ("path.gif", window.path_poses(5))):
+    window.timeline.seed_from_views()
+    path_poses = window.timeline.path.frames(fps=1)
+    for name, poses in (("orbit.mp4", window.orbit_poses(6)), ("path.gif", path_poses)):
         with qtbot.waitSignal(window.jobDone, timeout=30000) as signal:
             assert window.render_video(tmp_path / name, poses)
         assert signal.args == ["video", True]
@@ -244,15 +245,17 @@ def test_fitting_loads_the_fitted_model_and_plots_it(qtbot, make_window, model_d
     assert window.step_scene(-1)
     np.testing.assert_array_equal(window.session.views.images, first.images)
     before = window.session.model
-    window.fit_action.trigger()  # from the menu: gqn fit's own defaults, cancelled here
-    assert window.job is not None and "--steps" not in window.job.args
-    with qtbot.waitSignal(window.jobDone, timeout=15000):
-        window.job_panel.cancel_button.click()
+    window.fit_action.trigger()  # from the menu: the options first
+    dialog = window.findChild(FitDialog)
+    assert dialog.isVisible() and Path(dialog.out.text()).parent == tmp_path  # beside the dataset
+    dialog.steps.setValue(4)
+    out = dialog.out.text()
     with qtbot.waitSignal(window.jobDone, timeout=90000) as signal:
-        assert window.start_fit(steps=4) is not None
+        qtbot.mouseClick(dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.Ok), Qt.LeftButton)
+        assert window.job.args[window.job.args.index("--steps") + 1] == "4"
     assert signal.args == ["Fitting the model to this scene", True], window.session.messages[-1].text
     assert window.session.model is not before
-    assert window.session.model_path.startswith(str(window.data_dir / "fits"))
+    assert window.session.model_path == out
     assert window.job_panel.history["loss"], "the loss was not plotted"
 
 

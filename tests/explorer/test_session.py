@@ -121,7 +121,7 @@ def test_reset_returns_home(scene):
 
 def test_the_app_logic_imports_no_qt():
     code = ("import sys; import explorer.session, explorer.inference, explorer.export, explorer.loading, "
-            "explorer.compare; bad = [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))]; "
+            "explorer.compare, explorer.capture, explorer.camera_path, explorer.fitting; bad = [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))]; "
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

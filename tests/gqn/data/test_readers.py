@@ -224,3 +224,24 @@ def test_empty_or_unknown_paths_are_clear_errors(tmp_path):
 def test_scene_index_only_for_multi_scene_sources(sets, tmp_path):
     with pytest.raises(GQNError, match="holds one scene"):
         load_views(sets.nerf(tmp_path), scene=2)
+
+
+def test_transforms_json_gets_the_points_of_the_colmap_model_beside_it(sets, tmp_path):
+    """What `gqn poses` writes: transforms.json and sparse/0 of the same cameras."""
+    root = tmp_path / "capture"
+    sets.colmap(root, binary=True)
+    sets.nerf(root)
+    views = load_views(root)
+    assert views.meta["format"] == "nerf"
+    np.testing.assert_allclose(views.points, sets.points, atol=1e-6)
+    np.testing.assert_array_equal(views.point_colors, sets.point_colors)
+
+
+def test_points_of_a_colmap_model_in_another_frame_are_left_out(sets, tmp_path):
+    root = tmp_path / "capture"
+    sets.colmap(root, binary=False)
+    moved = sets.c2w.copy()
+    moved[:, :3, 3] *= 2.0  # e.g. nerfstudio rescales its transforms.json but not its COLMAP model
+    sets.nerf(root, frames=[{"file_path": f"images/{name}", "transform_matrix": camera.opencv_to_opengl(pose).tolist()}
+                            for name, pose in zip(sets.names, moved)])
+    assert load_views(root).points is None
