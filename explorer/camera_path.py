@@ -117,7 +117,8 @@ class CameraPath:
             raise GQNError(f"{path}: not a camera path JSON ({error})") from None
         keyframes = camera.as_poses(keyframes, f"{path}: keyframe")
         if not 0 < fps <= MAX_FPS or not all(np.isfinite(d) and 0 < d <= MAX_DURATION_S for d in durations):
-            raise GQNError(f"{path}: fps must be 1 to {MAX_FPS} and every keyframe's duration 0 to {MAX_DURATION_S} s")
+            raise GQNError(f"{path}: fps (at most {MAX_FPS}) and every keyframe's duration (at most {MAX_DURATION_S:g} s) "
+                           "must be positive")
         return cls([Keyframe(k, d) for k, d in zip(keyframes, durations)], fps)
 
     @classmethod

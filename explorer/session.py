@@ -98,9 +98,11 @@ class ImaginedCamera:
 
 
 def scene_center(views: ViewSet) -> np.ndarray:
-    """The point the cameras look at: the point nearest to all optical axes when they meet in front
-    of the cameras, else the middle of the sparse points, else the mean camera position."""
-    return scene_centre(views.c2w, views.points)[0]
+    """The point the cameras look at (gqn.data.normalize.scene_centre: where the optical axes meet in
+    front of the cameras, else the middle of the sparse points, else a point ahead of a forward-facing
+    capture at its recorded depth)."""
+    recorded = views.meta.get("depth_range")
+    return scene_centre(views.c2w, views.points, tuple(recorded) if recorded else None)[0]
 
 
 def spread_indices(n: int, k: int) -> list[int]:

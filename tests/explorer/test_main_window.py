@@ -260,7 +260,7 @@ def test_fitting_loads_the_fitted_model_and_plots_it(qtbot, make_window, model_d
 
 
 def test_sparse_points_are_shown_subsampled(qtbot, make_window, photo_scene):
-    from explorer.viewport import MAX_POINTS
+    from explorer.capture import MAX_POINTS
     rng = np.random.default_rng(0)
     photo_scene.points = rng.normal(size=(MAX_POINTS + 500, 3)).astype(np.float32)
     photo_scene.point_colors = rng.integers(0, 256, (MAX_POINTS + 500, 3), dtype=np.uint8)

@@ -101,7 +101,9 @@ def test_scene_center_of_a_forward_facing_set_is_not_behind_the_cameras():
     eye = np.array([[x, 0.0, 0.0] for x in (-1.0, 0.0, 1.0)])
     c2w = camera.pose_from_forward(eye, np.tile([0.0, 1.0, 0.0], (3, 1)))
     views = ViewSet(np.zeros((3, 8, 8, 3), np.uint8), c2w)
-    np.testing.assert_allclose(scene_center(views), eye.mean(0))
+    np.testing.assert_allclose(scene_center(views), [0.0, 4.0, 0.0])   # ahead, twice the rig's spread
+    views.meta["depth_range"] = [1.0, 9.0]
+    np.testing.assert_allclose(scene_center(views), [0.0, 3.0, 0.0])   # ahead, at the recorded depths' middle
 
 
 def test_spread_indices():
