@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
 
-from gqn.data.normalize import rotation_between
+from gqn.data.normalize import Z_UP, capture_up, rotation_between
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
 
@@ -23,24 +23,6 @@ MAX_POINTS = 10000
 FRUSTUM_SPACING = 0.6        # frustum depth as a fraction of the median gap between neighbouring cameras
 FRUSTUM_RADIUS = 0.25        # ... and at most this fraction of the scene radius
 REGION_MARGIN = 0.1          # a region fitted to points grows by this fraction of its size on every side
-Z_UP = np.array([0.0, 0.0, 1.0])
-
-
-def capture_up(c2w: np.ndarray) -> np.ndarray:
-    """The capture's up direction. People hold cameras level, so every photo's x axis is horizontal
-    wherever it looks: up is the direction most nearly perpendicular to all x axes. (The cameras'
-    mean up vector, which `gqn poses` uses, leans towards the scene for an arc of cameras looking
-    down at it.) When the x axes are all parallel that leaves up undetermined: then the mean up."""
-    c2w = np.asarray(c2w, np.float64)
-    mean_up = -c2w[:, :3, 1].mean(0)
-    x_axes = c2w[:, :3, 0]
-    values, vectors = np.linalg.eigh(x_axes.T @ x_axes)           # ascending
-    if len(c2w) < 2 or values[1] < 0.02 * values.sum():
-        norm = np.linalg.norm(mean_up)
-        return mean_up / norm if norm > 1e-6 else Z_UP.copy()
-    up = vectors[:, 0]
-    reference = mean_up if np.linalg.norm(mean_up) > 1e-6 else Z_UP
-    return up if up @ reference >= 0 else -up
 
 
 def display_transform(views: ViewSet, center: np.ndarray) -> np.ndarray:

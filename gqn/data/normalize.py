@@ -15,6 +15,7 @@ import numpy as np
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
 
+Z_UP = np.array([0.0, 0.0, 1.0])
 PARALLEL_AXES_EIGENVALUE = 1e-2  # below this the optical axes are too close to parallel to meet anywhere
 COMMON_REGION_MARGIN = 0.25      # the scene centre may project this far (image fractions) outside a photo
 
@@ -84,11 +85,26 @@ def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.eye(3) + k + k @ k / (1 + c)
 
 
+def capture_up(c2w: np.ndarray) -> np.ndarray:
+    """The capture's up direction. People hold cameras level, so every photo's x axis is horizontal
+    wherever it looks: up is the direction most nearly perpendicular to all x axes. (The cameras'
+    mean up vector leans towards the scene for an arc of cameras looking down at it: 19° for a
+    30-photo arc.) When the x axes are all parallel that leaves up undetermined: then the mean up."""
+    c2w = np.asarray(c2w, np.float64)
+    mean_up = -c2w[:, :3, 1].mean(0)
+    x_axes = c2w[:, :3, 0]
+    values, vectors = np.linalg.eigh(x_axes.T @ x_axes)           # ascending
+    if len(c2w) < 2 or values[1] < 0.02 * values.sum():
+        norm = np.linalg.norm(mean_up)
+        return mean_up / norm if norm > 1e-6 else Z_UP.copy()
+    up = vectors[:, 0]
+    reference = mean_up if np.linalg.norm(mean_up) > 1e-6 else Z_UP
+    return up if up @ reference >= 0 else -up
+
+
 def up_rotation(c2w: np.ndarray) -> np.ndarray:
-    """Rotation taking the cameras' mean up direction (their −y axis) onto +z; identity when they disagree."""
-    up = -np.asarray(c2w)[:, :3, 1].mean(0)
-    norm = np.linalg.norm(up)
-    return np.eye(3) if norm < 1e-3 else rotation_between(up / norm, np.array([0.0, 0.0, 1.0]))
+    """Rotation taking the capture's up direction (see `capture_up`) onto +z."""
+    return rotation_between(capture_up(c2w), Z_UP)
 
 
 def scene_centre(c2w: np.ndarray, points: np.ndarray | None = None,
