@@ -31,6 +31,7 @@ from gqn import camera
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
 from gqn.scenes import photo_render as pr
+from gqn.scenes.geometry import hsv_to_rgb
 from gqn.scenes.photo_textures import SIZE, TextureBank, texture_bank
 
 KIND = "photo-world"
@@ -102,11 +103,11 @@ class _Builder:
         self.materials: list[list[float]] = []
         self.shadows: list[list[float]] = []
 
-    def material(self, family: str, span: float, tint=None, specular: float = 0.0, fit: tuple[float, float] | None = None,
-                 texture: int | None = None) -> int:
+    def material(self, family: str, span: float, tint=None, specular: float = 0.0,
+                 fit: tuple[float, float] | None = None) -> int:
         """A texture of `family` repeating every `span` metres (or stretched once over a fit=(u, v) metre face)."""
         rng = self.rng
-        tex = int(rng.choice(self.bank.families[family])) if texture is None else texture
+        tex = int(rng.choice(self.bank.families[family]))
         if tint is None:
             tint = rng.uniform(0.85, 1.15, 3) if family not in ("photo", "landscape", "clouds") else np.ones(3)
         if fit is None:
@@ -140,7 +141,7 @@ def _object_material(b: _Builder, size: float) -> int:
 
 
 def hsv_tint(rng: np.random.Generator) -> np.ndarray:
-    from gqn.scenes.geometry import hsv_to_rgb
+    """A colour to dye a grey photo with (bricks, gravel, coins)."""
     return hsv_to_rgb(rng.uniform(), rng.uniform(0.1, 0.6), rng.uniform(0.8, 1.2))
 
 
