@@ -378,9 +378,11 @@ def sample_poses(world: PhotoWorld, rng: np.random.Generator, views: int, layout
 # --- sparse points ------------------------------------------------------------------------------------------
 
 def sparse_points(images: np.ndarray, depth: np.ndarray, c2w: np.ndarray, intrinsics: np.ndarray,
-                  rng: np.random.Generator, count: int, noise: float = 0.002) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  rng: np.random.Generator, count: int, noise: float = 0.003, outliers: float = 0.01
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What structure from motion would find: surface points at textured pixels (drawn in proportion to
-    the image gradient) that at least two views see (depth test), moved by noise × depth.
+    the image gradient) that at least two views see (depth test), moved by noise × depth; a fraction
+    `outliers` slid along their ray by up to ±30% (a wrong match triangulates somewhere on the ray).
     Returns (points float32 [P,3], colours uint8 [P,3], visibility bool [P,V])."""
     views, height, width = depth.shape
     grey = images.astype(np.float32).mean(-1)
@@ -403,7 +405,9 @@ def sparse_points(images: np.ndarray, depth: np.ndarray, c2w: np.ndarray, intrin
     visible = inside & (np.abs(proj_z - seen_depth) < 0.01 * proj_z + 1e-3)
     visible[np.arange(len(view)), view] = True
     keep = np.flatnonzero(visible.sum(1) >= 2)[:count]
-    moved = world[keep] + rng.normal(0, 1, (len(keep), 3)) * (noise * z[keep])[:, None]
+    eye = c2w[view[keep], :3, 3]
+    slide = np.where(rng.uniform(size=len(keep)) < outliers, rng.uniform(0.7, 1.3, len(keep)), 1.0)
+    moved = eye + (world[keep] - eye) * slide[:, None] + rng.normal(0, 1, (len(keep), 3)) * (noise * z[keep])[:, None]
     return moved.astype(np.float32), images[view[keep], y[keep], x[keep]], visible[keep]
 
 
