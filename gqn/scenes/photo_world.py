@@ -339,6 +339,32 @@ def _roll(c2w: np.ndarray, angles: np.ndarray) -> np.ndarray:
     return c2w @ rz
 
 
+def inside_solids(world: PhotoWorld, points: np.ndarray, margin: float = 0.05) -> np.ndarray:
+    """bool [N]: which points lie inside (or within `margin` of) a box, ball or cylinder of the world."""
+    inside = np.zeros(len(points), bool)
+    for prim in world.prims:
+        kind, centre, rotation, half = int(prim[0]), prim[1:4], prim[4:13].reshape(3, 3), prim[13:16]
+        local = (points - centre) @ rotation
+        if kind == pr.BOX:
+            inside |= (np.abs(local) <= half + margin).all(-1)
+        elif kind == pr.SPHERE:
+            inside |= np.linalg.norm(local, axis=-1) <= half[0] + margin
+        elif kind == pr.CYLINDER:
+            inside |= (np.hypot(local[:, 0], local[:, 1]) <= half[0] + margin) & (np.abs(local[:, 2]) <= half[2] + margin)
+    return inside
+
+
+def _step_out_of_solids(world: PhotoWorld, eye: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Cameras that ended up inside furniture (clipped against a wall) step towards the objects until free."""
+    eye = eye.copy()
+    for _ in range(20):
+        stuck = inside_solids(world, eye)
+        if not stuck.any():
+            break
+        eye[stuck] += 0.1 * (target - eye[stuck])
+    return eye
+
+
 def sample_poses(world: PhotoWorld, rng: np.random.Generator, views: int, layout: str, intrinsics: np.ndarray,
                  height: int, width: int) -> np.ndarray:
     """c2w [views,4,4] laid out like a real capture: 'orbit' (rings at several heights and distances
@@ -370,7 +396,7 @@ def sample_poses(world: PhotoWorld, rng: np.random.Generator, views: int, layout
         spread = world.radius * np.array([rng.uniform(0.5, 1.5), rng.uniform(0.1, 0.5)])
         eye = (target + distance * forward + x[:, None] * spread[0] * right + y[:, None] * spread[1] * up
                + rng.normal(0, [0.03 * world.radius] * 2 + [0.05 * distance], (views, 3)) @ np.stack([right, up, forward]))
-    eye = np.clip(eye, world.bounds[0], world.bounds[1])
+    eye = _step_out_of_solids(world, np.clip(eye, world.bounds[0], world.bounds[1]), target)
     aim = target + rng.normal(0, 0.12 * world.radius, (views, 3))
     return _roll(camera.look_at(eye, aim), np.deg2rad(rng.normal(0, 2.0, views)))
 
