@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import numba
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing

@@ -18,7 +18,7 @@ from pathlib import Path
 from gqn.errors import GQNError
 
 COMMANDS = {
-    "scenes": ("gqn.scenes.cli", "generate procedural scene datasets, or convert gqn-datasets TFRecords"),
+    "scenes": ("gqn.scenes.cli", "generate procedural scene datasets or photo-world captures, or convert gqn-datasets TFRecords"),
     "train": ("gqn.train", "train a model on a dataset (also under torchrun for many processes)"),
     "evaluate": ("gqn.evaluate", "PSNR/SSIM of prior samples on held-out scenes against baselines"),
     "predict": ("gqn.predict", "render imagined views of a scene from given or orbiting cameras"),

@@ -39,6 +39,7 @@ EPS = 1e-6
 LUT_SIZE = 4096
 LUT_MAX = 4.0  # linear radiance mapped by the tone curve (above: white)
 SHININESS_SQUARINGS = 5  # highlight exponent 2**5 = 32
+MIP_SCALE = tuple(0.5 ** level for level in range(LEVELS))
 
 
 def tone_curve() -> np.ndarray:
@@ -139,15 +140,16 @@ def _render_view(v, prims, faces, materials, shadows, light, texels, offsets, c2
                 shadow_bins[ty, tx, shadow_counts[ty, tx]] = s
                 shadow_counts[ty, tx] += 1
     seed = (noise_seed * 1000003 + v * 7919) & 0xFFFFFFFF
-    corner2 = max(cx, width - cx) ** 2 / (fx * fx) + max(cy, height - cy) ** 2 / (fy * fy)
+    inv_corner2 = 1.0 / (max(cx, width - cx) ** 2 / (fx * fx) + max(cy, height - cy) ** 2 / (fy * fy))
+    inv_fx, inv_fy = 1.0 / fx, 1.0 / fy
     for ty in range(tiles_y):
         for tx in range(tiles_x):
             n_here, here = counts[ty, tx], bins[ty, tx]
             n_shadows, tile_shadows = shadow_counts[ty, tx], shadow_bins[ty, tx]
             for y in range(ty * TILE, min(height, ty * TILE + TILE)):
-                ry = (y + 0.5 - cy) / fy
+                ry = (y + 0.5 - cy) * inv_fy
                 for x in range(tx * TILE, min(width, tx * TILE + TILE)):
-                    rx = (x + 0.5 - cx) / fx
+                    rx = (x + 0.5 - cx) * inv_fx
                     best_t, best_p, best_slot = np.inf, -1, 0
                     for b in range(n_here):
                         p = here[b]
@@ -169,7 +171,7 @@ def _render_view(v, prims, faces, materials, shadows, light, texels, offsets, c2
                                           prims, faces, materials, shadows, tile_shadows, n_shadows,
                                           light, texels, offsets, linear, fx, fy)
                         depth[v, y, x] = best_t
-                    fall = 1.0 - vignette * (rx * rx + ry * ry) / corner2
+                    fall = 1.0 - vignette * (rx * rx + ry * ry) * inv_corner2
                     h = _hash(seed ^ ((y * width + x) * 2654435761 & 0xFFFFFFFF))
                     images[v, y, x, 0] = _to_byte(r * gain[v, 0] * fall, tone, noise * ((h & 1023) / 511.5 - 1.0))
                     images[v, y, x, 1] = _to_byte(g * gain[v, 1] * fall, tone, noise * (((h >> 10) & 1023) / 511.5 - 1.0))
@@ -239,8 +241,9 @@ def _slab(o, d, h):
         if abs(o) > h:
             return np.inf, -np.inf, False
         return -np.inf, np.inf, False
-    t0 = (-h - o) / d
-    t1 = (h - o) / d
+    inv = 1.0 / d  # one division, not two: divisions are much of a pixel's cost
+    t0 = (-h - o) * inv
+    t1 = (h - o) * inv
     if t0 < t1:
         return t0, t1, False
     return t1, t0, True
@@ -349,7 +352,7 @@ def _texel(texels, base, s, x, y):
 def _sample(texels, offsets, tex, u, v, level, linear):
     """Bilinear sample of texture `tex` at mip `level`, (u, v) in level-0 texels -> linear rgb."""
     s = SIZE >> level
-    scale = 1.0 / (1 << level)
+    scale = MIP_SCALE[level]
     x = u * scale - 0.5
     y = v * scale - 0.5
     xf, yf = math.floor(x), math.floor(y)

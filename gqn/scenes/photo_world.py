@@ -31,6 +31,7 @@ from gqn import camera
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
 from gqn.scenes import photo_render as pr
+from gqn.scenes.geometry import hsv_to_rgb
 from gqn.scenes.photo_textures import SIZE, TextureBank, texture_bank
 
 KIND = "photo-world"
@@ -102,11 +103,11 @@ class _Builder:
         self.materials: list[list[float]] = []
         self.shadows: list[list[float]] = []
 
-    def material(self, family: str, span: float, tint=None, specular: float = 0.0, fit: tuple[float, float] | None = None,
-                 texture: int | None = None) -> int:
+    def material(self, family: str, span: float, tint=None, specular: float = 0.0,
+                 fit: tuple[float, float] | None = None) -> int:
         """A texture of `family` repeating every `span` metres (or stretched once over a fit=(u, v) metre face)."""
         rng = self.rng
-        tex = int(rng.choice(self.bank.families[family])) if texture is None else texture
+        tex = int(rng.choice(self.bank.families[family]))
         if tint is None:
             tint = rng.uniform(0.85, 1.15, 3) if family not in ("photo", "landscape", "clouds") else np.ones(3)
         if fit is None:
@@ -140,7 +141,7 @@ def _object_material(b: _Builder, size: float) -> int:
 
 
 def hsv_tint(rng: np.random.Generator) -> np.ndarray:
-    from gqn.scenes.geometry import hsv_to_rgb
+    """A colour to dye a grey photo with (bricks, gravel, coins)."""
     return hsv_to_rgb(rng.uniform(), rng.uniform(0.1, 0.6), rng.uniform(0.8, 1.2))
 
 
@@ -338,6 +339,32 @@ def _roll(c2w: np.ndarray, angles: np.ndarray) -> np.ndarray:
     return c2w @ rz
 
 
+def inside_solids(world: PhotoWorld, points: np.ndarray, margin: float = 0.05) -> np.ndarray:
+    """bool [N]: which points lie inside (or within `margin` of) a box, ball or cylinder of the world."""
+    inside = np.zeros(len(points), bool)
+    for prim in world.prims:
+        kind, centre, rotation, half = int(prim[0]), prim[1:4], prim[4:13].reshape(3, 3), prim[13:16]
+        local = (points - centre) @ rotation
+        if kind == pr.BOX:
+            inside |= (np.abs(local) <= half + margin).all(-1)
+        elif kind == pr.SPHERE:
+            inside |= np.linalg.norm(local, axis=-1) <= half[0] + margin
+        elif kind == pr.CYLINDER:
+            inside |= (np.hypot(local[:, 0], local[:, 1]) <= half[0] + margin) & (np.abs(local[:, 2]) <= half[2] + margin)
+    return inside
+
+
+def _step_out_of_solids(world: PhotoWorld, eye: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Cameras that ended up inside furniture (clipped against a wall) step towards the objects until free."""
+    eye = eye.copy()
+    for _ in range(20):
+        stuck = inside_solids(world, eye)
+        if not stuck.any():
+            break
+        eye[stuck] += 0.1 * (target - eye[stuck])
+    return eye
+
+
 def sample_poses(world: PhotoWorld, rng: np.random.Generator, views: int, layout: str, intrinsics: np.ndarray,
                  height: int, width: int) -> np.ndarray:
     """c2w [views,4,4] laid out like a real capture: 'orbit' (rings at several heights and distances
@@ -369,7 +396,7 @@ def sample_poses(world: PhotoWorld, rng: np.random.Generator, views: int, layout
         spread = world.radius * np.array([rng.uniform(0.5, 1.5), rng.uniform(0.1, 0.5)])
         eye = (target + distance * forward + x[:, None] * spread[0] * right + y[:, None] * spread[1] * up
                + rng.normal(0, [0.03 * world.radius] * 2 + [0.05 * distance], (views, 3)) @ np.stack([right, up, forward]))
-    eye = np.clip(eye, world.bounds[0], world.bounds[1])
+    eye = _step_out_of_solids(world, np.clip(eye, world.bounds[0], world.bounds[1]), target)
     aim = target + rng.normal(0, 0.12 * world.radius, (views, 3))
     return _roll(camera.look_at(eye, aim), np.deg2rad(rng.normal(0, 2.0, views)))
 
@@ -377,9 +404,11 @@ def sample_poses(world: PhotoWorld, rng: np.random.Generator, views: int, layout
 # --- sparse points ------------------------------------------------------------------------------------------
 
 def sparse_points(images: np.ndarray, depth: np.ndarray, c2w: np.ndarray, intrinsics: np.ndarray,
-                  rng: np.random.Generator, count: int, noise: float = 0.002) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  rng: np.random.Generator, count: int, noise: float = 0.003, outliers: float = 0.01
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What structure from motion would find: surface points at textured pixels (drawn in proportion to
-    the image gradient) that at least two views see (depth test), moved by noise × depth.
+    the image gradient) that at least two views see (depth test), moved by noise × depth; a fraction
+    `outliers` slid along their ray by up to ±30% (a wrong match triangulates somewhere on the ray).
     Returns (points float32 [P,3], colours uint8 [P,3], visibility bool [P,V])."""
     views, height, width = depth.shape
     grey = images.astype(np.float32).mean(-1)
@@ -402,7 +431,9 @@ def sparse_points(images: np.ndarray, depth: np.ndarray, c2w: np.ndarray, intrin
     visible = inside & (np.abs(proj_z - seen_depth) < 0.01 * proj_z + 1e-3)
     visible[np.arange(len(view)), view] = True
     keep = np.flatnonzero(visible.sum(1) >= 2)[:count]
-    moved = world[keep] + rng.normal(0, 1, (len(keep), 3)) * (noise * z[keep])[:, None]
+    eye = c2w[view[keep], :3, 3]
+    slide = np.where(rng.uniform(size=len(keep)) < outliers, rng.uniform(0.7, 1.3, len(keep)), 1.0)
+    moved = eye + (world[keep] - eye) * slide[:, None] + rng.normal(0, 1, (len(keep), 3)) * (noise * z[keep])[:, None]
     return moved.astype(np.float32), images[view[keep], y[keep], x[keep]], visible[keep]
 
 

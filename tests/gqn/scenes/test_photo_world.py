@@ -57,6 +57,7 @@ def test_every_camera_looks_at_the_objects(layout):
         assert (z > 0).all()
         assert ((u > 0.1 * width) & (u < 0.9 * width) & (v > 0.1 * height) & (v < 0.9 * height)).all(), (seed, layout)
         assert (views.positions >= world.bounds[0] - 1e-9).all() and (views.positions <= world.bounds[1] + 1e-9).all()
+        assert not photo_world.inside_solids(world, views.positions, margin=0.0).any()
 
 
 def test_forward_sweeps_face_one_way_and_orbits_go_around():
