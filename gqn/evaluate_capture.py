@@ -4,7 +4,8 @@ The protocol (the same for every model, so figures compare): photos sorted by na
 positions start, start+every, … are held out and never given as contexts; every other photo is a
 context. Each held-out photo is rendered at its own camera (intrinsics and aspect) with the long
 side at --size pixels, from all the contexts (the model picks the K that matter per query), and
-scored against the photo itself, beside the nearest photo and plane-sweep image-based rendering.
+scored against the photo itself, beside the nearest photo, plane-sweep image-based rendering and,
+when the capture has sparse structure-from-motion points, depth from those points (warp and blend).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gqn.baselines import nearest_photo, plane_sweep
+from gqn.baselines import nearest_photo, plane_sweep, sparse_depth_render
+from gqn.baselines.sparse_depth import CANDIDATES
 from gqn.data.images import fit_image
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
@@ -50,15 +52,17 @@ def output_size(views: ViewSet, long_side: int) -> tuple[int, int]:
 def evaluate_capture(model, views: ViewSet, every: int = 5, start: int = 2, long_side: int = 128,
                      samples: int = 4, seed: int = 0, progress: Progress | None = None) -> tuple[dict, list]:
     """(result, grid rows): mean PSNR/SSIM of the model's mean of `samples` prior samples and of
-    both baselines over the held-out photos, with seconds per view; rows are truth | nearest |
-    plane sweep | model mean | spread for each held-out photo."""
+    the baselines over the held-out photos, with seconds per view; rows are truth | nearest |
+    plane sweep | (sparse depth |) model mean | spread for each held-out photo."""
     if samples < 1 or long_side < 8:
         raise GQNError("--samples must be at least 1 and --size at least 8 pixels")
     held, context_index = held_out_indices(views.names, every, start)
     contexts = views[context_index]
     size = output_size(views, long_side)
     intrinsics = views.normalised_intrinsics()
-    scores = {key: [] for key in ("psnr", "ssim", "nearest_psnr", "nearest_ssim", "ibr_psnr", "ibr_ssim")}
+    with_points = contexts.points is not None and len(contexts.points) >= CANDIDATES
+    names = ["", "nearest_", "ibr_"] + (["sparse_"] if with_points else [])
+    scores = {f"{name}{metric}": [] for name in names for metric in ("psnr", "ssim")}
     seconds = {"model": 0.0, "ibr": 0.0, "encode": 0.0}
     rows = []
     started = time.perf_counter()
@@ -73,12 +77,13 @@ def evaluate_capture(model, views: ViewSet, every: int = 5, start: int = 2, long
         ibr = plane_sweep(contexts, views.c2w[i], intrinsics[i], size)
         seconds["ibr"] += time.perf_counter() - started
         nearest = nearest_photo(contexts, views.c2w[i], intrinsics[i], size)
+        sparse = [sparse_depth_render(contexts, views.c2w[i], intrinsics[i], size)] if with_points else []
         draws = drawn.astype(np.float32) / 255.0
         mean = (draws.mean(0) * 255 + 0.5).astype(np.uint8)
-        for name, image in (("", mean), ("nearest_", nearest), ("ibr_", ibr)):
+        for name, image in zip(names, [mean, nearest, ibr, *sparse]):
             scores[f"{name}psnr"].append(float(psnr(image, truth)))
             scores[f"{name}ssim"].append(float(ssim(image, truth)))
-        rows.append([truth, nearest, ibr, mean, draws.std(0).mean(-1)])
+        rows.append([truth, nearest, ibr, *sparse, mean, draws.std(0).mean(-1)])
         if progress is not None:
             progress.update(1, psnr=scores["psnr"][-1], ibr=scores["ibr_psnr"][-1])
     mean_of = {key: float(np.mean(values)) for key, values in scores.items()}
@@ -91,14 +96,20 @@ def evaluate_capture(model, views: ViewSet, every: int = 5, start: int = 2, long
         "seconds_encode": seconds["encode"], "seconds_per_view_model": seconds["model"] / len(held),
         "seconds_per_view_ibr": seconds["ibr"] / len(held),
     }
+    if with_points:
+        result.update(baseline_sparse_psnr=mean_of["sparse_psnr"], baseline_sparse_ssim=mean_of["sparse_ssim"])
+    best = max(("ibr", "sparse") if with_points else ("ibr",), key=lambda name: mean_of[f"{name}_psnr"])
+    result.update(baseline_best_classical=best, baseline_best_classical_psnr=mean_of[f"{best}_psnr"],
+                  baseline_best_classical_ssim=mean_of[f"{best}_ssim"])
     return result, rows
 
 
 def write_grid(rows: list, path: Path, title: str) -> None:
-    """truth | nearest | plane sweep | model mean | spread, one row per held-out photo."""
+    """truth | nearest | plane sweep | (sparse depth |) model mean | spread, one row per held-out photo."""
     vmax = max(SPREAD_SCALE, max(float(row[-1].max()) for row in rows))
     tiles = [row[:-1] + [heatmap(row[-1], vmax)] for row in rows]
-    labels = ["truth", "nearest photo", "plane sweep", "model mean", f"spread 0-{vmax:.2f}"]
+    labels = ["truth", "nearest photo", "plane sweep"] + (["sparse depth"] if len(rows[0]) == 6 else []) + \
+        ["model mean", f"spread 0-{vmax:.2f}"]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")
     image_grid(tiles, labels, title).save(tmp)
@@ -129,8 +140,11 @@ def run(args) -> int:
     else:
         print(f"{len(held)} held-out photos of {args.views} at {result['size'][1]}×{result['size'][0]}, "
               f"{result['contexts']} contexts, {args.samples} samples")
-        for label, key in (("model", ""), ("nearest photo", "baseline_nearest_"), ("plane sweep", "baseline_ibr_")):
+        for label, key in (("model", ""), ("nearest photo", "baseline_nearest_"), ("plane sweep", "baseline_ibr_"),
+                           ("sparse depth", "baseline_sparse_")):
             psnr_key, ssim_key = (f"{key}psnr", f"{key}ssim") if key else ("psnr_mean", "ssim_mean")
+            if psnr_key not in result:
+                continue
             print(f"{label:<15} PSNR {result[psnr_key]:6.2f} dB   SSIM {result[ssim_key]:.3f}")
         print(f"per view: model {1000 * result['seconds_per_view_model']:.0f} ms, plane sweep "
               f"{1000 * result['seconds_per_view_ibr']:.0f} ms; encoding {result['seconds_encode']:.2f} s")

@@ -38,3 +38,19 @@ def test_evaluate_views_refuses_a_bad_grid_name_before_any_work(tmp_path, capsys
     assert main(["evaluate", "--model", str(tmp_path / "none"), "--views", str(tmp_path), "--grid",
                  str(tmp_path / "grid.jpg")]) == 2
     assert ".png" in capsys.readouterr().err
+
+
+def test_a_capture_with_sparse_points_is_also_scored_against_depth_from_them(tmp_path, capsys):
+    assert main(["scenes", "capture", "--seed", "5", "--views", "15", "--size", "64", "--out",
+                 str(tmp_path / "capture")]) == 0
+    config = preset("tiny")
+    GQN(config).save(tmp_path / "model")
+    capsys.readouterr()
+    grid = tmp_path / "grid.png"
+    assert main(["evaluate", "--model", str(tmp_path / "model"), "--views", str(tmp_path / "capture"), "--size", "48",
+                 "--samples", "1", "--grid", str(grid), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["baseline_sparse_psnr"] > result["baseline_nearest_psnr"]
+    best = max(result["baseline_ibr_psnr"], result["baseline_sparse_psnr"])
+    assert result["baseline_best_classical_psnr"] == best
+    assert Image.open(grid).size[0] == grid_shape(1, 6, tuple(result["size"]))[0]
