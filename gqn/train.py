@@ -255,7 +255,7 @@ class TrainingSession:
         def log(row: dict) -> None:
             metrics.write(json.dumps(row) + "\n")
             metrics.flush()
-            shown = ("loss", "kl", "images_per_s", "psnr", "baseline_nearest_psnr")
+            shown = ("loss", "kl", "images_per_s", "psnr", "baseline_nearest_psnr", "baseline_ibr_psnr")
             progress.update(self.step - progress.done, **{k: row[k] for k in shown if k in row})
 
         reason, validation = "done", {}

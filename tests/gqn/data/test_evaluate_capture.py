@@ -1,11 +1,11 @@
-"""`gqn evaluate --views`: the held-out protocol on a portrait capture written as NeRF json."""
+"""A capture end to end: `gqn evaluate --views` (the held-out protocol) and `gqn fit` on photos of their own shape."""
 
 import json
 
 import numpy as np
 from PIL import Image
 
-from gqn import GQN, camera
+from gqn import GQN, camera, load_model, load_views
 from gqn.cli import main
 from gqn.config import preset
 from gqn.data.photo_scene import default_cameras, make_scene, render
@@ -54,3 +54,22 @@ def test_a_capture_with_sparse_points_is_also_scored_against_depth_from_them(tmp
     best = max(result["baseline_ibr_psnr"], result["baseline_sparse_psnr"])
     assert result["baseline_best_classical_psnr"] == best
     assert Image.open(grid).size[0] == grid_shape(1, 6, tuple(result["size"]))[0]
+
+
+def test_fit_on_a_landscape_capture_trains_in_model_space_and_scores_against_both_baselines(tmp_path, capsys,
+                                                                                          photo_sets):
+    scene, c2w = make_scene(2), default_cameras(10, 2, arc_deg=50.0)
+    intrinsics = camera.intrinsics_from_fov(80, 45, 60.0)
+    images = np.stack([render(scene, pose, intrinsics, 80, 45) for pose in c2w])
+    capture = photo_sets(images, c2w, intrinsics).nerf(tmp_path / "capture")
+    config = preset("tiny")
+    config.representation = "epipolar"
+    GQN(config).save(tmp_path / "model")
+    assert main(["fit", "--model", str(tmp_path / "model"), "--views", str(capture), "--out", str(tmp_path / "fit"),
+                 "--steps", "3", "--batch", "2", "--holdout", "2", "--checkpoint-every", "3", "--samples", "1",
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert all(np.isfinite(result[key]) for key in ("psnr", "baseline_nearest_psnr", "baseline_ibr_psnr"))
+    fitted = load_model(tmp_path / "fit")
+    assert fitted.config.epipolar_near < fitted.config.epipolar_far   # the capture's own depth range, in model space
+    assert fitted.predict(load_views(capture), c2w[0], samples=1).shape == (1, 1, 18, 32, 3)
