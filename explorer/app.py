@@ -29,6 +29,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fps", type=int, default=None, help="frames per second of the video (default 24)")
     parser.add_argument("--samples", type=int, default=None,
                         help="samples averaged per full view (default 8 in the window, 4 per video frame)")
+    parser.add_argument("--next-view", action="store_true",
+                        help="with --screenshot: run the next-best-view guide first and show it")
     parser.add_argument("--timeout", type=float, default=SCREENSHOT_TIMEOUT_S,
                         help="--screenshot gives up after this many seconds")
     return parser.parse_args(argv)
@@ -121,12 +123,14 @@ def populate(window, args: argparse.Namespace) -> bool:
 
 
 class Screenshot:
-    """Saves the window once the first full generated view is drawn, then quits with 0 (1 on failure)."""
+    """Saves the window once the first full generated view is drawn (and, with `next_view`, the
+    next-best-view guide has its answer), then quits with 0 (1 on failure)."""
 
-    def __init__(self, window, out: str, timeout_s: float) -> None:
+    def __init__(self, window, out: str, timeout_s: float, next_view: bool = False) -> None:
         from PySide6.QtCore import QTimer
-        self.window, self.out = window, out
+        self.window, self.out, self.next_view = window, out, next_view
         window.viewDrawn.connect(self._on_drawn)
+        window.next_view.failed.connect(self._on_failed)
         window.worker.failed.connect(self._on_failed)
         self.timer = QTimer(window)
         self.timer.setSingleShot(True)
@@ -138,7 +142,15 @@ class Screenshot:
             return
         from PySide6.QtCore import QTimer
         self.window.viewDrawn.disconnect(self._on_drawn)
+        if self.next_view:
+            self.window.next_view.ranked.connect(self._on_ranked)
+            self.window.next_view.start()
+            return
         QTimer.singleShot(400, self._save)  # let the viewport repaint with the new image
+
+    def _on_ranked(self, _ranking) -> None:
+        from PySide6.QtCore import QTimer
+        QTimer.singleShot(400, self._save)
 
     def _save(self) -> None:
         ok = self.window.grab().save(self.out)
@@ -148,8 +160,8 @@ class Screenshot:
             print(f"gqn-explorer: error: could not write {self.out}", file=sys.stderr)
         self._quit(0 if ok else 1)
 
-    def _on_failed(self, _seq: int, text: str) -> None:
-        print(f"gqn-explorer: error: inference failed: {text}", file=sys.stderr)
+    def _on_failed(self, *why) -> None:
+        print(f"gqn-explorer: error: inference failed: {why[-1]}", file=sys.stderr)
         self._quit(1)
 
     def _on_timeout(self) -> None:
@@ -186,7 +198,7 @@ def run_window(args: argparse.Namespace) -> int:
                 print(f"gqn-explorer: error: {text}", file=sys.stderr)
                 return 2
             Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
-            window.screenshot = Screenshot(window, args.screenshot, args.timeout)  # lives as long as the window
+            window.screenshot = Screenshot(window, args.screenshot, args.timeout, args.next_view)  # lives as long as the window
         return app.exec()
     finally:
         window.close()  # stops the worker thread and any child process, whatever happened

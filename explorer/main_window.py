@@ -22,6 +22,7 @@ from explorer.compare import compare
 from explorer.inference import Prediction
 from explorer.jobs import ChildJob, JobPanel
 from explorer.messages import MessageArea
+from explorer.nextview import NextViewPanel
 from explorer.session import Session
 from explorer.thumbnails import ThumbnailStrip
 from explorer.view_panel import ERROR_RANGE, UNCERTAINTY_CMAP, UNCERTAINTY_RANGE, ViewPanel, heat
@@ -96,6 +97,7 @@ class MainWindow(QMainWindow):
         generated.orbitRequested.connect(self.session.orbit)
         generated.zoomRequested.connect(self.session.zoom)
         self.job_panel = JobPanel()
+        self.next_view = NextViewPanel(self.session, self.viewport)
         self.messages = MessageArea()
         self.thumbnails = ThumbnailStrip(self.session)
 
@@ -104,6 +106,7 @@ class MainWindow(QMainWindow):
         left_column.setContentsMargins(0, 0, 0, 6)
         left_column.setSpacing(6)
         left_column.addWidget(self.viewport, 1)
+        left_column.addWidget(self.next_view)
         left_column.addWidget(self.job_panel)
         left_column.addWidget(self.messages)
         right = QWidget()
@@ -199,6 +202,9 @@ class MainWindow(QMainWindow):
         self.fit_action = self._action(model, "&Fit model to this scene…", self.fit_dialog, None,
                                        "Fine-tune the model on this scene's views in a child process")
         self._action(model, "&Open model…", self.open_model_dialog)
+        self.next_view_action = self._action(model, "Suggest the &next photo", self.next_view.start, "V",
+                                             "Where a new photo would settle most of the model's doubt: "
+                                             "a heat map over candidate cameras and the best one")
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&What to try", partial(self.session.message, HINT))
 
@@ -207,7 +213,7 @@ class MainWindow(QMainWindow):
         tools.setToolButtonStyle(Qt.ToolButtonTextOnly)
         self.addToolBar(tools)
         short = {self.open_action: "Open", self.photos_action: "Photos", self.geometry_action: "Geometry",
-                 self.fit_action: "Fit model", self.look_action: "Look through"}
+                 self.fit_action: "Fit model", self.look_action: "Look through", self.next_view_action: "Next view"}
         for action, text in short.items():
             action.setIconText(text)  # what the tool bar shows; menus keep the long text
         tools.addAction(self.open_action)
@@ -226,6 +232,7 @@ class MainWindow(QMainWindow):
         tools.addWidget(self.frustum_slider)
         tools.addSeparator()
         tools.addAction(self.fit_action)
+        tools.addAction(self.next_view_action)
         self.session.events.display.connect(self._sync_display_controls)
 
     # --- session events -----------------------------------------------------------------------------------
@@ -688,6 +695,7 @@ class MainWindow(QMainWindow):
             self.job.process.waitForFinished(3000)
         if self.video_cancel is not None:
             self.video_cancel.set()
+        self.next_view.shutdown()
         self.worker.stop()
         self.viewport.disconnect_session()
         self.thumbnails.disconnect_session()

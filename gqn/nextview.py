@@ -103,17 +103,21 @@ def score_cameras(model: Any, views: ViewSet, c2w: np.ndarray, samples: int = 8,
 
 
 def rank_views(model: Any, views: ViewSet, count: int = 200, samples: int = 8, seed: int = 0,
-               progress: Callable[[int, int], None] | None = None,
+               around: np.ndarray | None = None, progress: Callable[[int, int], None] | None = None,
                cancelled: Callable[[], bool] | None = None) -> Ranking | None:
-    """`count` candidate cameras around the capture `views`, most unsure first; None if cancelled."""
+    """`count` candidate cameras, most unsure first, for the model given `views`; None if cancelled.
+
+    The candidates lie on the shell suggested by the cameras `around` [V,4,4] (default: the views'
+    own), e.g. the whole capture when the model is given only some of it."""
     if len(views) == 0:
         raise GQNError(f"{views.source}: no views to plan the next one from")
-    candidates = candidate_cameras(views.c2w, count)
+    around = views.c2w if around is None else np.asarray(around, np.float64)
+    candidates = candidate_cameras(around, count)
     scores = score_cameras(model, views, candidates, samples, seed, progress, cancelled)
     if scores is None:
         return None
     order = np.argsort(-scores, kind="stable")
-    centre, radius, _ = capture_sphere(views.c2w)
+    centre, radius, _ = capture_sphere(around)
     return Ranking(candidates[order], scores[order], centre, radius, samples)
 
 
@@ -123,7 +127,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model folder, or a training run (its latest checkpoint)")
     parser.add_argument("--views", required=True, help="the capture: a scene in any supported format, or a dataset (see --scene)")
     parser.add_argument("--scene", type=int, default=None, help="which scene of a multi-scene dataset")
-    parser.add_argument("--contexts", type=int, nargs="+", help="indices of the views the model is given (default: all)")
+    parser.add_argument("--contexts", type=int, nargs="+", help="indices of the views the model is given (default: all); "
+                        "the candidates surround all views either way")
     parser.add_argument("--candidates", type=int, default=200, help="candidate cameras around the capture (default 200)")
     parser.add_argument("--samples", type=int, default=8, help="prior samples per candidate (default 8)")
     parser.add_argument("--seed", type=int, default=0)
@@ -136,13 +141,13 @@ def run(args: argparse.Namespace) -> int:
     from gqn.progress import Progress, report
 
     model = load_model(args.model)
-    views = load_views(args.views, scene=args.scene)
-    if args.contexts is not None:
-        if not args.contexts or any(not 0 <= i < len(views) for i in args.contexts):
-            raise GQNError(f"{args.views}: --contexts must name views 0 to {len(views) - 1}, got {args.contexts}")
-        views = views[args.contexts]
+    capture = load_views(args.views, scene=args.scene)
+    contexts = list(range(len(capture))) if args.contexts is None else args.contexts
+    if not contexts or any(not 0 <= i < len(capture) for i in contexts):
+        raise GQNError(f"{args.views}: --contexts must name views 0 to {len(capture) - 1}, got {contexts}")
+    views = capture[contexts]
     with Progress(args.candidates, "scoring candidates", args.json) as bar:
-        ranking = rank_views(model, views, args.candidates, args.samples, args.seed,
+        ranking = rank_views(model, views, args.candidates, args.samples, args.seed, around=capture.c2w,
                              progress=lambda done, _total: bar.update(done - bar.done))
     result = ranking.to_json()
     result["candidates"] = result["candidates"][:args.top]
