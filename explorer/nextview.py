@@ -11,11 +11,14 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.opengl as gl
+from OpenGL import GL
 from PySide6.QtCore import QThread, Signal
+from PySide6.QtGui import QVector3D
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
 
 from explorer import theme
@@ -28,9 +31,14 @@ CANDIDATES = 200
 SAMPLES = 8
 HEAT_CMAP = "viridis"       # as the Uncertainty panel: dark = sure, yellow = unsure
 BEST = "#ff4fa3"            # the suggested camera and the arrow to it
-DOT_PX = (7.0, 16.0)        # dot size from the surest to the most unsure candidate
+DOT_PX = (5.0, 16.0)        # dot size from the surest to the most unsure candidate
+DOT_ALPHA = (0.35, 1.0)     # and its opacity: the unsure region stands out of the cloud
 ARROW_SEGMENTS = 32
 HEAD = 0.12                 # arrowhead length, as a fraction of the arc's length
+FRAME_TURN_DEG = 35.0       # the viewport looks at the suggestion from this far round the scene
+FRAME_DISTANCE = 3.0        # and from this many candidate radii away
+ON_TOP = {"glDisable": (GL.GL_DEPTH_TEST,), "glEnable": (GL.GL_BLEND,),
+          "glBlendFunc": (GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)}
 
 
 class ScoringThread(QThread):
@@ -105,6 +113,9 @@ class NextViewOverlay:
         self.dots = gl.GLScatterPlotItem(pxMode=True)
         self.best = gl.GLLinePlotItem(mode="lines", width=4, antialias=True)
         self.arrow = gl.GLLinePlotItem(mode="lines", width=3, antialias=True)
+        for item in (self.best, self.arrow):  # drawn last and over everything: photos never hide the way
+            item.setGLOptions(ON_TOP)
+            item.setDepthValue(10)
         for item in self.items():
             item.setVisible(False)
             viewport.addItem(item)
@@ -114,8 +125,9 @@ class NextViewOverlay:
 
     def show(self, ranking: Ranking, session: Session) -> None:
         level = heat_levels(ranking.scores)
-        self.dots.setData(pos=ranking.c2w[:, :3, 3], color=pg.colormap.get(HEAT_CMAP).map(level, mode="float"),
-                          size=DOT_PX[0] + level * (DOT_PX[1] - DOT_PX[0]))
+        colors = pg.colormap.get(HEAT_CMAP).map(level, mode="float")
+        colors[:, 3] = DOT_ALPHA[0] + level * (DOT_ALPHA[1] - DOT_ALPHA[0])
+        self.dots.setData(pos=ranking.c2w[:, :3, 3], color=colors, size=DOT_PX[0] + level * (DOT_PX[1] - DOT_PX[0]))
         intrinsics, size = session.query_camera()
         corners = frustum_points(ranking.c2w[:1], intrinsics[None], size, 1.5 * session.frustum_size)[0]
         self.best.setData(pos=corners[FRUSTUM_EDGES].reshape(-1, 3), color=theme.rgba(BEST))
@@ -125,6 +137,14 @@ class NextViewOverlay:
         self.arrow.setData(pos=arrow_lines(path, ranking.centre), color=theme.rgba(BEST, 0.9))
         for item in self.items():
             item.setVisible(True)
+
+    def frame(self, ranking: Ranking) -> None:
+        """Turn the viewport's (browsing) eye so the suggestion is in view, seen a little from the side."""
+        offset = ranking.c2w[0, :3, 3] - ranking.centre
+        azimuth = np.rad2deg(np.arctan2(offset[1], offset[0])) + FRAME_TURN_DEG
+        elevation = np.clip(np.rad2deg(np.arcsin(np.clip(offset[2] / np.linalg.norm(offset), -1, 1))), -30, 60)
+        self.viewport.setCameraPosition(pos=QVector3D(*ranking.centre), distance=FRAME_DISTANCE * ranking.radius,
+                                        elevation=float(elevation), azimuth=float(azimuth))
 
     def hide(self) -> None:
         for item in self.items():
@@ -157,7 +177,7 @@ class NextViewPanel(QFrame):
         title.setObjectName("CardTitle")
         self.status = QLabel()
         self.status.setWordWrap(True)
-        self.legend = QLabel(f"Dots: candidate cameras, <span style='color:#440154'>●</span> sure … "
+        self.legend = QLabel(f"Dots: candidate cameras, <span style='color:#3b528b'>●</span> sure … "
                              f"<span style='color:#fde725'>●</span> unsure. "
                              f"<span style='color:{BEST}'>Pink frustum</span>: the photo that would settle most; "
                              "the arrow leads there from the nearest real camera.")
@@ -173,9 +193,11 @@ class NextViewPanel(QFrame):
         self.find_button.clicked.connect(self.start)
         self.go_button.clicked.connect(self.go_there)
         self.hide_button.clicked.connect(self.dismiss)
+        self.bar.setFixedWidth(220)
         row = QHBoxLayout()
         row.addWidget(title)
-        row.addWidget(self.bar, 1)
+        row.addStretch(1)
+        row.addWidget(self.bar)
         row.addWidget(self.find_button)
         row.addWidget(self.go_button)
         row.addWidget(self.hide_button)
@@ -237,6 +259,7 @@ class NextViewPanel(QFrame):
         self.bar.hide()
         self.go_button.setEnabled(True)
         self.overlay.show(ranking, self.session)
+        self.overlay.frame(ranking)
         self.status.setText(self.describe(ranking, time.perf_counter() - self.started))
         self.ranked.emit(ranking)
 
@@ -252,9 +275,13 @@ class NextViewPanel(QFrame):
         azimuth = np.rad2deg(np.arctan2(offset[1], offset[0]))
         elevation = np.rad2deg(np.arcsin(np.clip(offset[2] / max(np.linalg.norm(offset), 1e-12), -1, 1)))
         ratio = ranking.scores[0] / max(float(np.median(ranking.scores)), 1e-12)
+        s = self.session
+        nearest, distance = s.views.nearest(ranking.c2w[0])
+        name = Path(s.views.names[nearest]).name
+        photo = "a context view" if nearest in s.context else "not given to the model: tick it to add it"
         return (f"Most unsure from az {azimuth:.0f}° el {elevation:.0f}°: the samples spread {ranking.scores[0]:.3f} "
-                f"there, {ratio:.1f}× the median candidate. {len(ranking.scores)} candidates, "
-                f"{ranking.samples} samples each, {seconds:.1f} s.")
+                f"there, {ratio:.1f}× the median candidate. Nearest real camera: {name}, {distance:.2f} away "
+                f"({photo}). {len(ranking.scores)} candidates × {ranking.samples} samples in {seconds:.1f} s.")
 
     # --- acting on it ------------------------------------------------------------------------------
 
