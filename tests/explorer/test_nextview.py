@@ -1,6 +1,12 @@
 """The next-best-view guide in the window: run it, see the heat map, go there, stale results go away."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
+from PIL import Image
 from PySide6.QtCore import Qt
 
 from explorer.nextview import BEST, arc, arrow_lines
@@ -100,3 +106,16 @@ def test_the_arrow_goes_round_the_scene_and_ends_in_a_head():
     tip, heading = path[-1], path[-1] - path[-2]
     np.testing.assert_allclose(lines[[-4, -2]], [tip, tip])
     assert all(np.dot(barb - tip, heading) < 0 for barb in lines[[-3, -1]])   # both barbs point back
+
+
+def test_screenshot_with_the_guide_shows_it(tmp_path, model_dir):
+    """`main.py --screenshot --next-view` (how docs/next-view.png is made) in a fresh process."""
+    if not os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        return
+    out, root = tmp_path / "guide.png", Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, str(root / "main.py"), "--model", str(model_dir), "--screenshot", str(out),
+                             "--next-view"], capture_output=True, text=True, timeout=300, cwd=root,
+                            env=dict(os.environ, QT_QPA_PLATFORM="xcb"))
+    assert result.returncode == 0, result.stderr
+    shot = np.asarray(Image.open(out).convert("RGB"), np.float32) / 255
+    assert (np.abs(shot - np.array(theme.rgba(BEST)[:3])).max(-1) < 0.1).sum() > 50   # the frustum and the legend
