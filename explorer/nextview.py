@@ -34,7 +34,7 @@ BEST = "#ff4fa3"            # the suggested camera and the arrow to it
 DOT_PX = (5.0, 16.0)        # dot size from the surest to the most unsure candidate
 DOT_ALPHA = (0.35, 1.0)     # and its opacity: the unsure region stands out of the cloud
 ARROW_SEGMENTS = 32
-HEAD = 0.12                 # arrowhead length, as a fraction of the arc's length
+HEAD = 0.07                 # arrowhead length, as a fraction of the tip's distance from the centre
 FRAME_TURN_DEG = 35.0       # the viewport looks at the suggestion from this far round the scene
 FRAME_DISTANCE = 3.0        # and from this many candidate radii away
 ON_TOP = {"glDisable": (GL.GL_DEPTH_TEST,), "glEnable": (GL.GL_BLEND,),
@@ -42,23 +42,21 @@ ON_TOP = {"glDisable": (GL.GL_DEPTH_TEST,), "glEnable": (GL.GL_BLEND,),
 
 
 class ScoringThread(QThread):
-    """rank_views on a thread of its own; cancel() makes it stop after the current chunk."""
+    """rank_views on a thread of its own; setting `stop` ends it after the current chunk."""
 
     progress = Signal(int, int)
     ranked = Signal(object)       # gqn.nextview.Ranking
     failed = Signal(str)
 
-    def __init__(self, model, views, around: np.ndarray, count: int, samples: int, parent=None) -> None:
+    def __init__(self, model, views, capture, count: int, samples: int, parent=None) -> None:
         super().__init__(parent)
-        self.args = (model, views, count, samples)
-        self.around = around
+        self.model, self.views, self.capture, self.count, self.samples = model, views, capture, count, samples
         self.stop = threading.Event()
 
     def run(self) -> None:
-        model, views, count, samples = self.args
         try:
-            ranking = rank_views(model, views, count, samples, around=self.around, progress=self.progress.emit,
-                                 cancelled=self.stop.is_set)
+            ranking = rank_views(self.model, self.views, self.count, self.samples, capture=self.capture,
+                                 progress=self.progress.emit, cancelled=self.stop.is_set)
         except GQNError as error:
             self.failed.emit(str(error))
             return
@@ -89,12 +87,11 @@ def arrow_lines(path: np.ndarray, centre: np.ndarray) -> np.ndarray:
     path and the scene centre span (so it reads from outside the sphere)."""
     segments = np.stack([path[:-1], path[1:]], 1).reshape(-1, 3)
     tip, back = path[-1], path[-1] - path[-2]
-    length = np.linalg.norm(np.diff(path, axis=0), axis=-1).sum()
     back = back / max(np.linalg.norm(back), 1e-12)
     outward = tip - centre
     side = outward - (outward @ back) * back
     side = side / max(np.linalg.norm(side), 1e-12)
-    size = HEAD * length
+    size = HEAD * np.linalg.norm(outward)
     barbs = [tip, tip - size * (back - 0.5 * side), tip, tip - size * (back + 0.5 * side)]
     return np.concatenate([segments, barbs])
 
@@ -112,7 +109,7 @@ class NextViewOverlay:
         self.viewport = viewport
         self.dots = gl.GLScatterPlotItem(pxMode=True)
         self.best = gl.GLLinePlotItem(mode="lines", width=4, antialias=True)
-        self.arrow = gl.GLLinePlotItem(mode="lines", width=3, antialias=True)
+        self.arrow = gl.GLLinePlotItem(mode="lines", width=4, antialias=True)
         for item in (self.best, self.arrow):  # drawn last and over everything: photos never hide the way
             item.setGLOptions(ON_TOP)
             item.setDepthValue(10)
@@ -223,7 +220,7 @@ class NextViewPanel(QFrame):
         self.cancel()
         self.ranking = None
         self.overlay.hide()
-        self.thread = ScoringThread(s.model, s.context_views(), s.views.c2w, self.count, self.samples, self)
+        self.thread = ScoringThread(s.model, s.context_views(), s.views, self.count, self.samples, self)
         self.thread.progress.connect(self._on_progress)
         self.thread.ranked.connect(self._on_ranked)
         self.thread.failed.connect(self._on_failed)

@@ -43,33 +43,35 @@ class Ranking:
                 "candidates": [{"c2w": c2w.tolist(), "score": float(score)} for c2w, score in zip(self.c2w, self.scores)]}
 
 
-def capture_sphere(c2w: np.ndarray) -> tuple[np.ndarray, float, tuple[float, float]]:
+def capture_sphere(c2w: np.ndarray, points: np.ndarray | None = None) -> tuple[np.ndarray, float, tuple[float, float]]:
     """(centre, radius, (lowest, highest) elevation in degrees) of the shell the cameras suggest.
 
-    The centre is where the optical axes meet, the radius the cameras' median distance from it. The
+    The centre is where the optical axes meet (or the middle of the sparse `points` where they do
+    not), the radius the cameras' median distance from it. The
     band is the upper half, the lower half or the whole sphere (up to ±MAX_ELEVATION_DEG), by which
     sides of the centre's horizontal plane (world z-up) the cameras stand on; it reaches the cameras
     that stand beyond it.
     """
     c2w = np.asarray(c2w, np.float64)
-    centre, _ = scene_centre(c2w)
+    centre, method = scene_centre(c2w, points)
+    if method == "camera-centroid":
+        raise GQNError(f"the {len(c2w)} camera(s) do not look at a common point (their optical axes do not meet "
+                       "in front of them), so there is no scene to walk around: the guide needs a capture around it")
     offsets = c2w[:, :3, 3] - centre
     distances = np.linalg.norm(offsets, axis=-1)
     radius = float(np.median(distances))
-    if not radius > 1e-9:
-        raise GQNError("every camera sits at the scene centre: there is no sphere around the capture to search")
     elevations = np.rad2deg(np.arcsin(np.clip(offsets[:, 2] / np.maximum(distances, 1e-12), -1.0, 1.0)))
     low = -MAX_ELEVATION_DEG if elevations.min() < -HORIZON_DEG else min(0.0, float(elevations.min()))
     high = MAX_ELEVATION_DEG if elevations.max() > HORIZON_DEG else max(0.0, float(elevations.max()))
     return centre, radius, (low, high)
 
 
-def candidate_cameras(c2w: np.ndarray, count: int) -> np.ndarray:
-    """`count` cameras spread evenly (a Fibonacci lattice, equal area each) over the capture's
-    sphere band, all looking at its centre: [count,4,4]."""
+def candidate_cameras(c2w: np.ndarray, count: int, points: np.ndarray | None = None) -> np.ndarray:
+    """`count` cameras spread evenly (a Fibonacci lattice, equal area each) over the sphere band
+    of the capture_sphere, all looking at its centre: [count,4,4]."""
     if count < 1:
         raise GQNError(f"the number of candidates must be at least 1, got {count}")
-    centre, radius, (low, high) = capture_sphere(c2w)
+    centre, radius, (low, high) = capture_sphere(c2w, points)
     heights = np.sin(np.deg2rad(low)) + (np.arange(count) + 0.5) / count * (np.sin(np.deg2rad(high)) - np.sin(np.deg2rad(low)))
     eyes = camera.spherical_to_position(radius, GOLDEN_ANGLE * np.arange(count), np.arcsin(heights), centre)
     return camera.look_at(eyes, centre)
@@ -103,21 +105,24 @@ def score_cameras(model: Any, views: ViewSet, c2w: np.ndarray, samples: int = 8,
 
 
 def rank_views(model: Any, views: ViewSet, count: int = 200, samples: int = 8, seed: int = 0,
-               around: np.ndarray | None = None, progress: Callable[[int, int], None] | None = None,
+               capture: ViewSet | None = None, progress: Callable[[int, int], None] | None = None,
                cancelled: Callable[[], bool] | None = None) -> Ranking | None:
     """`count` candidate cameras, most unsure first, for the model given `views`; None if cancelled.
 
-    The candidates lie on the shell suggested by the cameras `around` [V,4,4] (default: the views'
-    own), e.g. the whole capture when the model is given only some of it."""
+    The candidates surround `capture` (default: the views themselves), e.g. a whole capture of
+    which the model is given only some views."""
     if len(views) == 0:
         raise GQNError(f"{views.source}: no views to plan the next one from")
-    around = views.c2w if around is None else np.asarray(around, np.float64)
-    candidates = candidate_cameras(around, count)
+    capture = views if capture is None else capture
+    try:
+        centre, radius, _ = capture_sphere(capture.c2w, capture.points)
+        candidates = candidate_cameras(capture.c2w, count, capture.points)
+    except GQNError as error:
+        raise GQNError(f"{capture.source}: {error}") from None
     scores = score_cameras(model, views, candidates, samples, seed, progress, cancelled)
     if scores is None:
         return None
     order = np.argsort(-scores, kind="stable")
-    centre, radius, _ = capture_sphere(around)
     return Ranking(candidates[order], scores[order], centre, radius, samples)
 
 
@@ -147,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
         raise GQNError(f"{args.views}: --contexts must name views 0 to {len(capture) - 1}, got {contexts}")
     views = capture[contexts]
     with Progress(args.candidates, "scoring candidates", args.json) as bar:
-        ranking = rank_views(model, views, args.candidates, args.samples, args.seed, around=capture.c2w,
+        ranking = rank_views(model, views, args.candidates, args.samples, args.seed, capture=capture,
                              progress=lambda done, _total: bar.update(done - bar.done))
     result = ranking.to_json()
     result["candidates"] = result["candidates"][:args.top]

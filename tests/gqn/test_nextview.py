@@ -11,6 +11,7 @@ from gqn import GQN, camera, load_model
 from gqn.cli import main
 from gqn.config import preset
 from gqn.data.dataset import write_dataset
+from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
 from gqn.nextview import MAX_ELEVATION_DEG, candidate_cameras, capture_sphere, rank_views, score_cameras, spread
 from gqn.scenes import render_views
@@ -54,9 +55,20 @@ def test_cameras_above_the_scene_suggest_the_upper_half_only():
     assert elevations(candidate_cameras(capture, 40), centre).min() >= 0.0
 
 
+def test_cameras_that_look_the_same_way_need_sparse_points_to_find_the_scene(tiny):
+    forward = np.repeat(np.eye(4)[None], 3, 0)                 # side by side, all looking along +z
+    forward[:, 0, 3] = [-1.0, 0.0, 1.0]
+    with pytest.raises(GQNError, match="do not look at a common point"):
+        capture_sphere(forward)
+    points = np.random.default_rng(0).normal([0, 0, 6], 0.5, (50, 3))
+    centre, radius, band = capture_sphere(forward, points)
+    assert np.linalg.norm(centre - [0, 0, 6]) < 0.5 and radius == pytest.approx(6, rel=0.1)
+    views = ViewSet(np.zeros((3, 32, 32, 3), np.uint8), forward, source="forward.json")
+    with pytest.raises(GQNError, match="forward.json: the 3 camera"):
+        rank_views(load_model(tiny), views, count=4, samples=2)
+
+
 def test_bad_requests_are_clear_errors(tiny):
-    with pytest.raises(GQNError, match="at the scene centre"):
-        capture_sphere(np.repeat(np.eye(4)[None], 3, 0))
     views = render_views("shepard-metzler-7", 1, 3, 32)
     with pytest.raises(GQNError, match="at least 1"):
         candidate_cameras(views.c2w, 0)
