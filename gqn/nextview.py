@@ -47,10 +47,9 @@ def capture_sphere(c2w: np.ndarray, points: np.ndarray | None = None) -> tuple[n
     """(centre, radius, (lowest, highest) elevation in degrees) of the shell the cameras suggest.
 
     The centre is where the optical axes meet (or the middle of the sparse `points` where they do
-    not), the radius the cameras' median distance from it. The
-    band is the upper half, the lower half or the whole sphere (up to ±MAX_ELEVATION_DEG), by which
-    sides of the centre's horizontal plane (world z-up) the cameras stand on; it reaches the cameras
-    that stand beyond it.
+    not), the radius the cameras' median distance from it. The band is the upper half, the lower
+    half or the whole sphere (up to ±MAX_ELEVATION_DEG), by which sides of the centre's horizontal
+    plane (world z-up) the cameras stand on; it reaches the cameras that stand beyond it.
     """
     c2w = np.asarray(c2w, np.float64)
     centre, method = scene_centre(c2w, points)
