@@ -1,4 +1,5 @@
-"""Explorer responsiveness: viewport frame time, pose change -> draft/full image, UI stalls while dragging, memory.
+"""Explorer responsiveness: viewport frame time, pose change -> draft/full image, UI stalls while dragging,
+next-best-view time, memory.
 
     xvfb-run -a -s "-screen 0 1280x800x24" env QT_QPA_PLATFORM=xcb python benchmarks/bench_explorer.py [--model DIR]
         [--capture PATH]
@@ -135,6 +136,25 @@ def drag_stalls(window: MainWindow, seconds: float) -> list[float]:
     return [b - a for a, b in zip(ticks, ticks[1:])]
 
 
+def next_view_timing(window: MainWindow) -> dict[str, float]:
+    """The next-best-view guide with its defaults (200 candidates × 8 samples): seconds from the
+    button to the heat map shown (and the CPU seconds the process spent: less sensitive to a shared
+    machine), and the UI thread's longest stall meanwhile (scoring has its own thread)."""
+    guide = window.next_view
+    ticks, clock, timer = [], QElapsedTimer(), QTimer()
+    timer.timeout.connect(lambda: ticks.append(clock.nsecsElapsed() / 1e6))
+    cpu = time.process_time()
+    clock.start()
+    timer.start(16)
+    window.next_view_action.trigger()
+    wait_for(guide.ranked, timeout_ms=600000)
+    seconds, cpu = clock.nsecsElapsed() / 1e9, time.process_time() - cpu
+    timer.stop()
+    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    return {"candidates": guide.count, "samples": guide.samples, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
+            "ui_stall_ms_longest": round(max(gaps, default=16.0) - 16, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model folder (default: the shipped one, else an untrained default preset)")
@@ -196,6 +216,7 @@ def main() -> None:
     drafts, fulls = pose_latencies(window, args.repeats)
     gaps = drag_stalls(window, args.drag_seconds)
     inferences = window.worker.inferences
+    next_view = next_view_timing(window)
     window.close()
 
     def summary(values: list[float]) -> dict[str, float]:
@@ -214,6 +235,7 @@ def main() -> None:
         "pose_to_full_ms": {**summary(fulls), "settle_ms": window.settle.interval(), "samples": window.samples},
         "drag_ui_stall_ms": {"longest": round(max(gaps) - 16, 1), "p99_gap": round(sorted(gaps)[int(0.99 * (len(gaps) - 1))], 1),
                              "ticks": len(gaps) + 1, "inferences_during_drag_and_latency_runs": inferences},
+        "next_view": next_view,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }))
 

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from explorer import loading
 from explorer.session import Session
 from gqn.errors import GQNError
@@ -32,6 +34,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="pixels across each picture of a video frame (default 256; a multiple of 16 for MP4)")
     parser.add_argument("--samples", type=int, default=None,
                         help="samples averaged per full view (default 8 in the window, 4 per video frame)")
+    parser.add_argument("--next-view", action="store_true",
+                        help="with --screenshot: run the next-best-view guide and go to its suggestion first")
     parser.add_argument("--timeout", type=float, default=SCREENSHOT_TIMEOUT_S,
                         help="--screenshot gives up after this many seconds")
     parser.add_argument("--debug", action="store_true", help="on an unexpected error, print its full traceback")
@@ -130,13 +134,17 @@ def populate(window, args: argparse.Namespace) -> bool:
 
 
 class Screenshot:
-    """Saves the window once the first full generated view is drawn, then quits with 0 (1 on failure)."""
+    """Saves the window once the first full generated view is drawn, then quits with 0 (1 on failure).
+    With `next_view` the next-best-view guide runs first and the imagined camera goes to its
+    suggestion: the shot shows the guide and what the model imagines where it is most unsure."""
 
-    def __init__(self, window, out: str, timeout_s: float) -> None:
+    def __init__(self, window, out: str, timeout_s: float, next_view: bool = False) -> None:
         from PySide6.QtCore import QTimer
-        self.window, self.out = window, out
+        self.window, self.out, self.next_view = window, out, next_view
         window.viewDrawn.connect(self._on_drawn)
         window.worker.failed.connect(self._on_failed)
+        window.next_view.failed.connect(self._on_guide_failed)
+        window.next_view.ranked.connect(window.next_view.go_there)
         self.timer = QTimer(window)
         self.timer.setSingleShot(True)
         self.timer.timeout.connect(self._on_timeout)
@@ -146,6 +154,13 @@ class Screenshot:
         if prediction.draft:
             return
         from PySide6.QtCore import QTimer
+        guide = self.window.next_view
+        if self.next_view and guide.ranking is None:
+            if not guide.running() and not guide.start():
+                self._on_guide_failed("it needs a model and a scene")
+            return
+        if self.next_view and not np.array_equal(prediction.c2w, guide.ranking.c2w[0]):
+            return
         self.window.viewDrawn.disconnect(self._on_drawn)
         QTimer.singleShot(400, self._save)  # let the viewport repaint with the new image
 
@@ -159,6 +174,10 @@ class Screenshot:
 
     def _on_failed(self, _seq: int, text: str) -> None:
         print(f"gqn-explorer: error: inference failed: {text}", file=sys.stderr)
+        self._quit(1)
+
+    def _on_guide_failed(self, text: str) -> None:
+        print(f"gqn-explorer: error: next-view guide: {text}", file=sys.stderr)
         self._quit(1)
 
     def _on_timeout(self) -> None:
@@ -195,7 +214,7 @@ def run_window(args: argparse.Namespace) -> int:
                 print(f"gqn-explorer: error: {text}", file=sys.stderr)
                 return 2
             Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
-            window.screenshot = Screenshot(window, args.screenshot, args.timeout)  # lives as long as the window
+            window.screenshot = Screenshot(window, args.screenshot, args.timeout, args.next_view)  # lives as long as the window
         return app.exec()
     finally:
         window.close()  # stops the worker thread and any child process, whatever happened

@@ -25,6 +25,7 @@ from explorer.inference import Prediction, QueryCamera
 from explorer.jobs import ChildJob, JobPanel
 from explorer.labels import ShrinkingLabel
 from explorer.messages import MessageArea
+from explorer.nextview import NextViewPanel
 from explorer.region import RegionPanel
 from explorer.session import Session
 from explorer.timeline import TimelinePanel
@@ -101,6 +102,7 @@ class MainWindow(QMainWindow):
         generated.orbitRequested.connect(self.session.orbit)
         generated.zoomRequested.connect(self.session.zoom)
         self.job_panel = JobPanel()
+        self.next_view = NextViewPanel(self.session, self.viewport)
         self.messages = MessageArea()
         self.thumbnails = ThumbnailStrip(self.session)
         self.region_panel = RegionPanel(self.session, self.settings)
@@ -117,6 +119,7 @@ class MainWindow(QMainWindow):
         left_column.setSpacing(6)
         left_column.addWidget(self.viewport, 1)
         left_column.addWidget(self.region_panel)
+        left_column.addWidget(self.next_view)
         left_column.addWidget(self.job_panel)
         left_column.addWidget(self.messages)
         right = QWidget()
@@ -218,6 +221,9 @@ class MainWindow(QMainWindow):
         self.fit_action = self._action(model, "&Fit model to this scene…", self.fit_dialog, None,
                                        "Fine-tune the model on this scene's views in a child process")
         self._action(model, "&Open model…", self.open_model_dialog)
+        self.next_view_action = self._action(model, "Suggest the &next photo", self.next_view.start, "V",
+                                             "Where a new photo would settle most of the model's doubt: "
+                                             "a heat map over candidate cameras and the best one")
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&Mouse and keys", partial(self.show_help, "Mouse and keys"), "F1",
                      "Every mouse gesture and key of the explorer")
@@ -231,7 +237,7 @@ class MainWindow(QMainWindow):
         tools.setToolButtonStyle(Qt.ToolButtonTextOnly)
         self.addToolBar(tools)
         short = {self.open_action: "Open", self.photos_action: "Photos", self.geometry_action: "Geometry",
-                 self.fit_action: "Fit model", self.look_action: "Look through"}
+                 self.fit_action: "Fit model", self.look_action: "Look through", self.next_view_action: "Next view"}
         for action, text in short.items():
             action.setIconText(text)  # what the tool bar shows; menus keep the long text
         tools.addAction(self.open_action)
@@ -250,6 +256,7 @@ class MainWindow(QMainWindow):
         tools.addWidget(self.frustum_slider)
         tools.addSeparator()
         tools.addAction(self.fit_action)
+        tools.addAction(self.next_view_action)
         self.session.events.display.connect(self._sync_display_controls)
 
     # --- session events -----------------------------------------------------------------------------------
@@ -700,6 +707,7 @@ class MainWindow(QMainWindow):
             self.job.process.waitForFinished(3000)
         if self.video_cancel is not None:
             self.video_cancel.set()
+        self.next_view.shutdown()
         self.worker.stop()
         self.viewport.disconnect_session()
         self.thumbnails.disconnect_session()

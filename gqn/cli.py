@@ -25,6 +25,7 @@ COMMANDS = {
     "poses": ("gqn.data.poses", "estimate camera poses for a folder of photos (COLMAP SfM)"),
     "fit": ("gqn.fit", "fine-tune a model to the views of one scene"),
     "info": ("gqn.data.info", "say what a path holds: format, views, skipped frames"),
+    "next-view": ("gqn.nextview", "rank candidate cameras by the model's doubt: where to take the next photo"),
 }
 
 
