@@ -53,7 +53,7 @@ def capture_sphere(c2w: np.ndarray, points: np.ndarray | None = None) -> tuple[n
     """
     c2w = np.asarray(c2w, np.float64)
     centre, method = scene_centre(c2w, points)
-    if method == "camera-centroid":
+    if method in ("camera-centroid", "ahead"):   # "ahead": a forward-facing guess, not a scene seen from around
         raise GQNError(f"the {len(c2w)} camera(s) do not look at a common point (their optical axes do not meet "
                        "in front of them), so there is no scene to walk around: the guide needs a capture around it")
     offsets = c2w[:, :3, 3] - centre
