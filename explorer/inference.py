@@ -9,7 +9,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gqn.baselines import plane_sweep
+from gqn.baselines import nearest_views, plane_sweep
+from gqn.baselines.nearest import capture_radius
+from gqn.baselines.plane_sweep import NEAREST, query_depth_range
 from gqn.data.viewset import ViewSet
 
 
@@ -48,6 +50,14 @@ def summarize(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     mean = (x.mean(0) * 255.0 + 0.5).astype(np.uint8)
     std = x.std(0).mean(-1) if len(samples) > 1 else None
     return mean, std
+
+
+def classical_view(views: ViewSet, indices: tuple[int, ...], c2w: np.ndarray, query: QueryCamera) -> np.ndarray:
+    """The plane sweep from the context photos nearest the pose; only those few photos are copied
+    (a capture's hundred photos are not, on every full view)."""
+    context = np.asarray(indices)
+    chosen = context[nearest_views(views.c2w[context], c2w, min(NEAREST, len(context)), capture_radius(views))[0]]
+    return plane_sweep(views[chosen], c2w, query.intrinsics, query.size, depth_range=query_depth_range(views, c2w))
 
 
 class Predictor:
@@ -92,5 +102,5 @@ class Predictor:
         seconds = time.perf_counter() - start
         classical = None
         if not draft and query is not None and len(indices) >= 2:
-            classical = plane_sweep(views[list(indices)], c2w, query.intrinsics, query.size)
+            classical = classical_view(views, indices, c2w, query)
         return Prediction(seq, np.array(c2w), mean, std, samples, draft, true_image, classical, seconds)
