@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import numba
@@ -24,18 +23,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from bench_render import rate  # noqa: E402  (a benchmark's own folder is on the path when it runs)
 from gqn.baselines.sparse_depth import sparse_depth_render  # noqa: E402
 from gqn.scenes import photo_world  # noqa: E402
-
-
-def rate(work, units: int, seconds: float) -> tuple[float, float]:
-    """(units per wall-clock second, units per CPU-second of this process) of work(), repeated >= `seconds`."""
-    work()  # warm-up: numba compiles (or loads its cache) on the first call
-    runs, start, cpu_start = 0, time.perf_counter(), time.process_time()
-    while (elapsed := time.perf_counter() - start) < seconds or runs == 0:
-        work()
-        runs += 1
-    return units * runs / elapsed, units * runs / (time.process_time() - cpu_start)
 
 
 def main() -> None:

@@ -11,11 +11,10 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-    QLineEdit, QPushButton, QSpinBox, QVBoxLayout,
+    QCheckBox, QDialog, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QSpinBox,
 )
 
-from explorer import fitting, loading, theme
+from explorer import dialogs, fitting, loading
 from explorer.fitting import FitOptions
 from explorer.session import Session
 from gqn.errors import GQNError
@@ -62,9 +61,7 @@ class FitDialog(QDialog):
         self.holdout.setToolTip("Kept out of training to measure the model on: the PSNR curve")
         self.out = QLineEdit(str(out))
         self.out.setToolTip("A new folder for the run: checkpoints, metrics.jsonl and the fitted model")
-        self.error = QLabel()
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(f"color: {theme.LEVELS['error']};")
+        self.error = dialogs.error_label()
         form = QFormLayout()
         form.addRow("Start from", self._with_browse(self.model, self._browse_model))
         form.addRow("Train for", self.steps)
@@ -75,14 +72,7 @@ class FitDialog(QDialog):
         form.addRow("Refresh the view every", self.preview)
         form.addRow("Hold out", self.holdout)
         form.addRow("Save the fitted model in", self._with_browse(self.out, self._browse_out))
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        buttons.button(QDialogButtonBox.Ok).setText("Fit")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.error)
-        layout.addWidget(buttons)
+        dialogs.lay_out(self, form, self.error, "Fit")
         self.setMinimumWidth(560)
 
     @staticmethod

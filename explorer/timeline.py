@@ -11,11 +11,11 @@ import numpy as np
 from PySide6.QtCore import QElapsedTimer, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
-    QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame, QHBoxLayout, QLabel,
-    QLineEdit, QPushButton, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget,
+    QDialog, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+    QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget,
 )
 
-from explorer import export, theme
+from explorer import dialogs, export, theme
 from explorer.camera_path import CameraPath
 from explorer.session import Session
 from gqn.errors import GQNError
@@ -176,22 +176,13 @@ class RenderDialog(QDialog):
         self.frames.setObjectName("Muted")
         self.fps.valueChanged.connect(self._show_frames)
         self._show_frames(self.fps.value())
-        self.error = QLabel()
-        self.error.setStyleSheet(f"color: {theme.LEVELS['error']};")
-        self.error.setWordWrap(True)
+        self.error = dialogs.error_label()
         form = QFormLayout()
         form.addRow("File (.mp4 or .gif)", row)
         form.addRow("Size", self.size)
         form.addRow("Frame rate", self.fps)
         form.addRow("", self.frames)
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        buttons.button(QDialogButtonBox.Ok).setText("Render")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.error)
-        layout.addWidget(buttons)
+        dialogs.lay_out(self, form, self.error, "Render")
 
     def _show_frames(self, fps: int) -> None:
         self.frames.setText(f"{self.camera_path.frame_count(fps)} frames, {self.camera_path.duration:.1f} s")
