@@ -191,8 +191,9 @@ class Session:
         if self.is_procedural:
             return f"{meta.get('kind', 'procedural')} #{meta.get('seed', 0)}"
         source = Path(str(self.views.source or "scene"))
-        generic = source.suffix == ".json" or source.name.isdigit() or source.name == "sparse"
-        return source.parent.name if generic and source.parent.name else source.name
+        while (source.suffix == ".json" or source.name.isdigit() or source.name == "sparse") and source.parent.name:
+            source = source.parent            # capture/sparse/0, capture/transforms.json -> "capture"
+        return source.name
 
     # --- context -------------------------------------------------------------------------------
 

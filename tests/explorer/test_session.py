@@ -136,6 +136,9 @@ def test_scene_names_are_short(scene, photo_scene):
     photo_scene.source = "/data/garden/transforms.json"
     session.set_views(photo_scene)
     assert session.scene_name == "garden"
+    photo_scene.source = "/data/kitchen/sparse/0"
+    session.set_views(photo_scene)
+    assert session.scene_name == "kitchen"
 
 
 def test_the_demo_scene_matches_the_kind_the_model_was_trained_on(tmp_path, monkeypatch):
