@@ -24,7 +24,7 @@ from gqn.errors import GQNError
 
 MAX_ELEVATION_DEG = 75.0  # as the procedural cameras: near the poles a camera's roll is undefined
 HORIZON_DEG = 10.0        # a camera this far below (above) the centre makes the whole lower (upper) half count
-CHUNK = 10                # candidates per model call: progress between calls; +85 MB peak (25: +160 MB)
+CHUNK = 5                 # candidates per model call: progress between calls, and a low peak (10: +85 MB, 25: +160 MB)
 GOLDEN_ANGLE = np.pi * (3.0 - np.sqrt(5.0))
 
 

@@ -13,7 +13,8 @@ from gqn.config import preset
 from gqn.data.dataset import write_dataset
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
-from gqn.nextview import MAX_ELEVATION_DEG, candidate_cameras, capture_sphere, rank_views, score_cameras, spread
+from gqn.nextview import (CHUNK, MAX_ELEVATION_DEG, candidate_cameras, capture_sphere, rank_views, score_cameras,
+                         spread)
 from gqn.scenes import render_views
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "default"
@@ -89,7 +90,7 @@ def test_ranking_is_sorted_repeatable_and_reports_progress_and_cancel(tiny):
     ranking = rank_views(model, views, count=30, samples=3, progress=lambda done, total: seen.append((done, total)))
     assert ranking.c2w.shape == (30, 4, 4) and ranking.scores.shape == (30,)
     assert np.all(np.diff(ranking.scores) <= 0) and ranking.scores[-1] >= 0
-    assert seen == [(10, 30), (20, 30), (30, 30)]
+    assert seen == [(done, 30) for done in range(CHUNK, 31, CHUNK)]
     again = rank_views(model, views, count=30, samples=3)
     np.testing.assert_array_equal(again.c2w, ranking.c2w)
     np.testing.assert_array_equal(again.scores, ranking.scores)
@@ -111,8 +112,8 @@ def test_cli_prints_the_ranked_candidates_as_json(tiny, tmp_path, capsys):
             "--contexts", "0", "2", "--candidates", "12", "--samples", "2", "--json"]
     assert main(argv) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
-    assert [line["event"] for line in lines] == ["progress", "progress", "result"]
-    assert [line["done"] for line in lines[:-1]] == [10, 12]
+    assert [line["event"] for line in lines] == ["progress"] * -(-12 // CHUNK) + ["result"]
+    assert [line["done"] for line in lines[:-1]] == [min(done, 12) for done in range(CHUNK, 12 + CHUNK, CHUNK)]
     result = lines[-1]
     assert result["views"] == 2 and len(result["candidates"]) == 12
     c2w = np.array([c["c2w"] for c in result["candidates"]])
