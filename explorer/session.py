@@ -16,6 +16,7 @@ import numpy as np
 from explorer import capture
 from explorer.capture import Region
 from gqn import camera
+from gqn.data.images import working_size
 from gqn.data.normalize import scene_centre
 from gqn.data.viewset import PROCEDURAL_FORMATS, ViewSet
 
@@ -290,8 +291,7 @@ class Session:
         first = self.snapped if self.snapped is not None else (self.context[0] if self.context else 0)
         height, width = self.views.size
         long_side = self.model.config.image_size if self.model is not None else min(max(height, width), NO_MODEL_SIZE)
-        scale = long_side / max(height, width)
-        size = (max(1, round(height * scale)), max(1, round(width * scale)))
+        size = working_size(height, width, long_side)
         normalised = self.views.normalised_intrinsics()[first]
         return normalised * [size[1], size[0], size[1], size[0]], size
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from gqn.baselines import nearest_photo, plane_sweep, sparse_depth_render
 from gqn.baselines.sparse_depth import CANDIDATES
-from gqn.data.images import fit_image
+from gqn.data.images import fit_image, working_size
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
 from gqn.grid import heatmap, image_grid
@@ -43,12 +43,6 @@ def held_out_indices(names: list[str], every: int, start: int) -> tuple[np.ndarr
     return np.sort(held), contexts
 
 
-def output_size(views: ViewSet, long_side: int) -> tuple[int, int]:
-    height, width = views.size
-    scale = long_side / max(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
-
-
 def evaluate_capture(model, views: ViewSet, every: int = 5, start: int = 2, long_side: int = 128,
                      samples: int = 4, seed: int = 0, progress: Progress | None = None) -> tuple[dict, list]:
     """(result, grid rows): mean PSNR/SSIM of the model's mean of `samples` prior samples and of
@@ -58,7 +52,7 @@ def evaluate_capture(model, views: ViewSet, every: int = 5, start: int = 2, long
         raise GQNError("--samples must be at least 1 and --size at least 8 pixels")
     held, context_index = held_out_indices(views.names, every, start)
     contexts = views[context_index]
-    size = output_size(views, long_side)
+    size = working_size(*views.size, long_side)
     intrinsics = views.normalised_intrinsics()
     with_points = contexts.points is not None and len(contexts.points) >= CANDIDATES
     names = ["", "nearest_", "ibr_"] + (["sparse_"] if with_points else [])

@@ -16,12 +16,12 @@ import numpy as np
 from gqn.baselines import nearest_photo, plane_sweep
 from gqn.checkpoint import read_model_folder
 from gqn.config import ModelConfig
-from gqn.data.images import fit_image
+from gqn.data.images import fit_image, working_size
 from gqn.data.normalize import SceneFrame, transform_views
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
 from gqn.metrics import psnr
-from gqn.nn.model import frame_for, working_size
+from gqn.nn.model import frame_for
 from gqn.train import BatchSampler, TrainingSession
 
 
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     session = TrainingSession.start(args, new_config, initial_weights=weights)
     model = session.model
     held_intrinsics = held_views.normalised_intrinsics()
-    size = working_size(*views.size, config.image_size, 1)
+    size = working_size(*views.size, config.image_size)
 
     def validate(step: int) -> dict:
         """PSNR of the mean of prior samples on the held-out views, of the nearest training photo

@@ -16,7 +16,7 @@ from PIL import Image
 from gqn import camera
 from gqn.errors import GQNError
 from gqn.grid import image_grid
-from gqn.data.images import fit_image
+from gqn.data.images import fit_image, working_size
 from gqn.nn.model import load_model
 from gqn.progress import report
 
@@ -75,8 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if args.size is not None and not 8 <= args.size <= 4096:
         raise GQNError(f"--size must be 8 to 4096 pixels, got {args.size}")
     long_side = args.size or model.config.image_size
-    height, width = views.size
-    size = (max(1, round(height * long_side / max(height, width))), max(1, round(width * long_side / max(height, width))))
+    size = working_size(*views.size, long_side)
     query_intrinsics = views.normalised_intrinsics()[contexts[0]]
     truth = None
     if args.orbit is not None:

@@ -25,7 +25,8 @@ from gqn.baselines.nearest import nearest_views
 from gqn.checkpoint import load_checkpoint, read_model_folder, save_checkpoint
 from gqn.config import ModelConfig, TrainConfig, preset
 from gqn.errors import GQNError
-from gqn.nn.model import GQN, images_to_tensor, working_size
+from gqn.data.images import working_size
+from gqn.nn.model import GQN, images_to_tensor
 from gqn.progress import Progress, report
 
 MEAN_IMAGE_SCENES = 512

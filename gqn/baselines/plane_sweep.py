@@ -15,7 +15,7 @@ import torch
 from torch.nn import functional as F
 
 from gqn.baselines.nearest import capture_radius, nearest_photo, nearest_views
-from gqn.data.normalize import depths_in_cameras, region_box, scene_centre, scene_depth_range
+from gqn.data.normalize import capture_centre, depths_in_cameras, points_depth_range, region_box, scene_depth_range
 from gqn.data.viewset import ViewSet
 from gqn.nn.epipolar import project_rays, query_rays
 
@@ -33,11 +33,8 @@ def query_depth_range(views: ViewSet, query_c2w: np.ndarray) -> tuple[float, flo
         depths = depths_in_cameras(query_c2w[None], views.points.astype(np.float64))[0]
         depths = depths[depths > 0]
         if len(depths) >= 8:
-            return 0.8 * float(np.percentile(depths, 1)), 1.25 * float(np.percentile(depths, 99))
-    region = region_box(views)
-    centre = region.mean(0) if region is not None else scene_centre(
-        views.c2w, views.points, tuple(views.meta["depth_range"]) if views.meta.get("depth_range") else None)[0]
-    near, far, _ = scene_depth_range(views, centre, region)
+            return points_depth_range(depths)
+    near, far, _ = scene_depth_range(views, capture_centre(views)[0], region_box(views))
     return near, far
 
 

@@ -24,6 +24,7 @@ from torch.nn import functional as F
 from gqn.baselines.nearest import capture_radius, nearest_views
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
+from gqn.nn.epipolar import query_rays
 
 CANDIDATES = 6         # nearest projected points whose depths each pixel chooses from
 VISIBILITY_CELLS = 2.0  # z-buffer cell size in point spacings
@@ -47,7 +48,8 @@ def sparse_depth_render(views: ViewSet, query_c2w: np.ndarray, query_intrinsics:
     photos = torch.as_tensor(views.images[chosen]).permute(0, 3, 1, 2).float() / 255.0   # [k,3,h,w]
     photo_c2w = torch.as_tensor(views.c2w[chosen], dtype=torch.float32)
     photo_intrinsics = torch.as_tensor(views.intrinsics[chosen], dtype=torch.float32)
-    rays = _rays(query_c2w, intrinsics, height, width)                                    # [H,W,3] world, z = 1
+    normalised = torch.as_tensor(np.asarray(query_intrinsics, np.float32))[None]
+    rays = query_rays(query_c2w[None], normalised, height, width)[1][0].reshape(height, width, 3)  # world, z = 1
     candidates, distance = _candidate_depths(torch.as_tensor(views.points, dtype=torch.float32), query_c2w,
                                              intrinsics, height, width)                   # [C,H,W]
     cost = torch.stack([_colour_cost(photos, photo_c2w, photo_intrinsics, query_c2w, rays, d) for d in candidates])
@@ -56,14 +58,6 @@ def sparse_depth_render(views: ViewSet, query_c2w: np.ndarray, query_intrinsics:
     colours, weights = _warp(photos, photo_c2w, photo_intrinsics, query_c2w, rays, depth)
     image = (colours * weights[:, None]).sum(0) / weights.sum(0).clamp_min(1e-8)
     return (image.permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
-
-
-def _rays(c2w: torch.Tensor, intrinsics: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    fx, fy, cx, cy = intrinsics
-    y, x = torch.meshgrid(torch.arange(height, dtype=torch.float32) + 0.5,
-                          torch.arange(width, dtype=torch.float32) + 0.5, indexing="ij")
-    cam = torch.stack([(x - cx) / fx, (y - cy) / fy, torch.ones_like(x)], -1)
-    return cam @ c2w[:3, :3].T
 
 
 def _candidate_depths(points: torch.Tensor, c2w: torch.Tensor, intrinsics: torch.Tensor, height: int, width: int

@@ -163,6 +163,15 @@ def centre_crop_box(width: int, height: int, aspect: float) -> tuple[float, floa
     return (0.0, (height - crop) / 2, float(width), (height + crop) / 2)
 
 
+def working_size(height: int, width: int, long_side: int, multiple: int = 1) -> tuple[int, int]:
+    """(height, width) with the aspect of height×width and the long side about `long_side`, both sides
+    multiples of `multiple` (the generator's cells, for model inputs). Normalised intrinsics hold at
+    any size, so this is how views and queries are sized for the model."""
+    scale = long_side / max(height, width)
+    return (max(multiple, round(height * scale / multiple) * multiple),
+            max(multiple, round(width * scale / multiple) * multiple))
+
+
 def fit_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """uint8 [H,W,3] centre-cropped to the aspect of size = (height, width) and resized to it."""
     height, width = size

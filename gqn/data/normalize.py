@@ -161,12 +161,7 @@ def scene_frame(views: ViewSet, radius: float = 1.0) -> SceneFrame:
     """The frame of a capture: centre (the region box when one is set, else see `scene_centre`),
     up from the cameras, scale putting them at `radius`, depth range from the region, the sparse
     points, the capture's recorded bounds or the camera layout, in that order."""
-    region = region_box(views)
-    recorded = views.meta.get("depth_range")
-    if region is not None:
-        centre, method = region.mean(0), "region"
-    else:
-        centre, method = scene_centre(views.c2w, views.points, tuple(recorded) if recorded else None)
+    centre, method = capture_centre(views)
     check_common_region(views, centre)
     rotation = up_rotation(views.c2w)
     distance = np.linalg.norm(views.positions - centre, axis=-1).mean()
@@ -174,9 +169,25 @@ def scene_frame(views: ViewSet, radius: float = 1.0) -> SceneFrame:
         raise GQNError(f"{views.source}: every camera sits at the scene centre; the capture shows no scene to "
                        "render (rotation-only panoramas are not supported)")
     scale = radius / distance
-    near, far, depth_method = scene_depth_range(views, centre, region)
+    near, far, depth_method = scene_depth_range(views, centre, region_box(views))
     return SceneFrame(similarity_matrix(scale, rotation, -scale * rotation @ centre),
                       near * scale, far * scale, method, depth_method)
+
+
+def capture_centre(views: ViewSet) -> tuple[np.ndarray, str]:
+    """(centre, how it was found) of a capture: its region box's middle when one is set, else
+    `scene_centre` with its sparse points and recorded depth range."""
+    region = region_box(views)
+    if region is not None:
+        return region.mean(0), "region"
+    recorded = views.meta.get("depth_range")
+    return scene_centre(views.c2w, views.points, tuple(recorded) if recorded else None)
+
+
+def points_depth_range(depths: np.ndarray) -> tuple[float, float]:
+    """(near, far) around the depths of sparse points (> 0): a margin beyond their 1st and 99th
+    percentiles, since a few points are outliers and the surfaces reach past the points."""
+    return 0.8 * float(np.percentile(depths, 1)), 1.25 * float(np.percentile(depths, 99))
 
 
 def region_box(views: ViewSet) -> np.ndarray | None:
@@ -208,7 +219,7 @@ def scene_depth_range(views: ViewSet, centre: np.ndarray, region: np.ndarray | N
     elif views.points is not None and len(views.points) >= 8:
         depths = depths_in_cameras(c2w, views.points.astype(np.float64))
         depths = depths[depths > 0]
-        near, far, how = 0.8 * np.percentile(depths, 1), 1.25 * np.percentile(depths, 99), "points"
+        near, far, how = *points_depth_range(depths), "points"
     elif views.meta.get("depth_range"):
         low, high = views.meta["depth_range"]
         near, far, how = low, high, "recorded"

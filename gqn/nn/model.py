@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from gqn import camera
 from gqn.baselines.nearest import nearest_views
 from gqn.config import ModelConfig
+from gqn.data.images import working_size
 from gqn.data.normalize import SceneFrame, scene_frame
 from gqn.data.viewset import PROCEDURAL_FORMATS, ViewSet
 from gqn.errors import GQNError
@@ -93,14 +94,6 @@ def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=tuple(size), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
 
 
-def working_size(height: int, width: int, long_side: int, multiple: int) -> tuple[int, int]:
-    """(height, width) with the aspect of height×width, the long side about `long_side`, both sides
-    multiples of `multiple` (the generator's cells). Normalised intrinsics hold at any size."""
-    scale = long_side / max(height, width)
-    return (max(multiple, round(height * scale / multiple) * multiple),
-            max(multiple, round(width * scale / multiple) * multiple))
-
-
 def frame_for(views: ViewSet, config: ModelConfig) -> SceneFrame:
     """Scene -> model space for these views. Scenes made by the project's own procedural generators
     already sit where a procedural model was trained; any other capture is centred, turned z-up and
@@ -134,9 +127,7 @@ def check_query_intrinsics(query_intrinsics: np.ndarray | None, count: int, enco
 def check_size(size: tuple[int, int] | None, encoding: Encoding, long_side: int) -> tuple[int, int]:
     """(height, width) of the output: as asked, or the first view's aspect at the model's resolution."""
     if size is None:
-        height, width = encoding.view_size
-        scale = long_side / max(height, width)
-        return max(1, round(height * scale)), max(1, round(width * scale))
+        return working_size(*encoding.view_size, long_side)
     try:
         height, width = (int(side) for side in size)
     except (TypeError, ValueError):
