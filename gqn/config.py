@@ -14,7 +14,7 @@ from typing import Any
 @dataclass
 class ModelConfig:
     image_size: int = 64            # training images (square), pixels; at inference the long side of every view
-    representation: str = "tower"   # "tower" | "pool" | "epipolar"
+    representation: str = "tower"   # "tower" | "pool" | "epipolar" | "sweep" (gqn.nn.sweep, the photo model)
     tower_channels: int = 64        # width inside the representation network
     r_channels: int = 64            # channels of the summed representation r
     r_scale: int = 4                # image_size / r_scale = the generator's state resolution
@@ -60,8 +60,8 @@ class ModelConfig:
             low, high = RANGES.get(f.name, (None, None))
             if low is not None and not low <= value <= high:
                 raise ValueError(f"{f.name} must be between {low} and {high}, not {value}")
-        if self.representation not in ("tower", "pool", "epipolar"):
-            raise ValueError(f"representation must be tower, pool or epipolar, not {self.representation!r:.40}")
+        if self.representation not in REPRESENTATIONS:
+            raise ValueError(f"representation must be {', '.join(REPRESENTATIONS)}, not {self.representation!r:.40}")
         if self.r_scale & (self.r_scale - 1):
             raise ValueError(f"r_scale must be a power of two, not {self.r_scale}")
         if self.image_size % self.r_scale:
@@ -73,6 +73,7 @@ class ModelConfig:
         _validate_trained_on(self.trained_on)
 
 
+REPRESENTATIONS = ("tower", "pool", "epipolar", "sweep")
 _TYPE_NAMES = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a name"}
 # Wide enough for every preset and for anything a few GPUs could train; narrow enough that no
 # config.json makes torch allocate without bound (gqn.checkpoint also caps the parameter count).
@@ -82,7 +83,7 @@ RANGES = {"image_size": (8, 1024), "tower_channels": (1, 4096), "r_channels": (1
           "epipolar_near": (1e-6, 1e6), "epipolar_far": (1e-6, 1e6)}
 # The keys of `trained_on` that code reads, and what each must be.
 TRAINED_ON = {"kind": str, "data": str, "size": int, "views": int, "scenes": int, "seed": int,
-              "fov_deg": float, "camera_radius": float}
+              "fov_deg": float, "camera_radius": float, "sigma": float}
 
 
 def _validate_trained_on(trained_on: dict[str, Any]) -> None:
@@ -113,6 +114,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     log_every: int = 10
     max_minutes: float | None = None
+    crop: int | None = None         # query windows of this long side (pixels); None: whole views
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -132,6 +134,9 @@ presets: dict[str, ModelConfig] = {
     "default": ModelConfig(),
     # `default` with epipolar cross-attention over the context features.
     "epipolar": ModelConfig(representation="epipolar"),
+    # Real captures: a learned plane sweep over 32 depths (gqn.nn.sweep) under a small ConvDRAW.
+    "photo": ModelConfig(image_size=128, representation="sweep", tower_channels=32, epipolar_channels=8,
+                         epipolar_samples=32, h_channels=32, z_channels=4, steps=4, contexts=5),
 }
 
 

@@ -73,6 +73,30 @@ def project_rays(origin: torch.Tensor, directions: torch.Tensor, depths: torch.T
     return torch.stack([u, v], -1).masked_fill(~inside[..., None], OUTSIDE), inside
 
 
+def along_rays(maps: torch.Tensor, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
+               height: int, width: int, depths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sample context maps [B,K,C,h',w'] where the depths ([B,1,D] or [B,P,D]) of each ray of a
+    height×width query grid project: the samples [B,K,C,P,D] (zero where a view does not see the
+    point), their mean over the views that see each point [B,C,P,D], and which views do [B,K,P,D]."""
+    batch, views = maps.shape[:2]
+    origin, directions = query_rays(query_c2w.float(), query_intrinsics.float(), height, width)
+    uv, seen = project_rays(origin, directions, depths, context.c2w.float(), context.intrinsics.float())
+    sampled = F.grid_sample(maps.float().flatten(0, 1), (uv * 2 - 1).flatten(0, 1), align_corners=False)
+    sampled = sampled.unflatten(0, (batch, views))                                          # [B,K,C,P,D]
+    count = seen.sum(1, keepdim=True, dtype=torch.float32)
+    return sampled, sampled.sum(1) / count.clamp_min(1), seen
+
+
+def disparities(depth_range: torch.Tensor | None, default: torch.Tensor, batch: int) -> torch.Tensor:
+    """[B,D] disparities sampled along every ray: uniform over each scene's depth range [B,2] (near,
+    far), else `default` [D] (the config's)."""
+    if depth_range is None:
+        return default.expand(batch, -1)
+    steps = torch.linspace(0.0, 1.0, len(default), device=default.device)
+    near, far = depth_range.float().unbind(-1)
+    return (1 / near)[:, None] + steps * (1 / far - 1 / near)[:, None]
+
+
 class EpipolarAttention(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -86,31 +110,9 @@ class EpipolarAttention(nn.Module):
         disparity = torch.linspace(1 / config.epipolar_near, 1 / config.epipolar_far, config.epipolar_samples)
         self.register_buffer("disparity", disparity, persistent=False)
 
-    def disparities(self, context) -> torch.Tensor:
-        """[B,D] disparities sampled along every ray: the context's depth range, else the config's."""
-        if context.depth_range is None:
-            return self.disparity.expand(context.c2w.shape[0], -1)
-        steps = torch.linspace(0.0, 1.0, len(self.disparity), device=self.disparity.device)
-        near, far = context.depth_range.float().unbind(-1)
-        return (1 / near)[:, None] + steps * (1 / far - 1 / near)[:, None]
-
     def features(self, per_view: torch.Tensor) -> torch.Tensor:
         """Per-view representations [N,R,h,w] -> the features attention samples [N,C,h,w]."""
         return self.project_features(per_view)
-
-    def along_rays(self, maps: torch.Tensor, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
-                   height: int, width: int, depths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Sample context maps [B,K,C,h',w'] where the depths ([B,1,D] or [B,P,D]) of each ray of a
-        height×width query grid project: the samples [B,K,C,P,D] (zero where a view does not see the
-        point), their mean over the views that see each point [B,C,P,D], and how many do [B,1,P,D]."""
-        batch, views = maps.shape[:2]
-        origin, directions = query_rays(query_c2w.float(), query_intrinsics.float(), height, width)
-        uv, seen = project_rays(origin, directions, depths, context.c2w.float(),
-                                context.intrinsics.float())                                     # [B,K,P,D,(2)]
-        sampled = F.grid_sample(maps.float().flatten(0, 1), (uv * 2 - 1).flatten(0, 1), align_corners=False)
-        sampled = sampled.unflatten(0, (batch, views))                                          # [B,K,C,P,D]
-        count = seen.sum(1, keepdim=True, dtype=torch.float32)
-        return sampled, sampled.sum(1) / count.clamp_min(1), count
 
     def forward(self, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
                 grid: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -120,23 +122,23 @@ class EpipolarAttention(nn.Module):
         the surface)."""
         batch = context.features.shape[0]
         height, width = grid
-        disparities = self.disparities(context)                                                # [B,D]
+        disparity = disparities(context.depth_range, self.disparity, batch)                   # [B,D]
         with torch.autocast(device_type=query_c2w.device.type, enabled=False):
-            sampled, mean, count = self.along_rays(context.features, context, query_c2w, query_intrinsics,
-                                                   height, width, 1.0 / disparities[:, None])
+            sampled, mean, seen = along_rays(context.features, context, query_c2w, query_intrinsics,
+                                             height, width, 1.0 / disparity[:, None])
+            count = seen.sum(1, keepdim=True, dtype=torch.float32)
             squares = (sampled * sampled).sum(1)                                                 # unseen samples are 0
             variance = (squares / count.clamp_min(1) - mean ** 2).clamp_min(0)
-            relative = disparities / disparities[:, :1]
-            disparity = relative[:, None, None].expand(batch, 1, mean.shape[2], -1)
-            described = torch.cat([mean, variance, disparity], 1)                              # [B,2C+1,P,D]
+            relative = (disparity / disparity[:, :1])[:, None, None].expand(batch, 1, mean.shape[2], -1)
+            described = torch.cat([mean, variance, relative], 1)                             # [B,2C+1,P,D]
         logits = self.score(described).float().masked_fill(count == 0, MASKED)
         weights = torch.softmax(logits, dim=-1)                                                # [B,1,P,D]
         pooled = torch.einsum("bcpd,bpd->bcp", described, weights[:, 0]).unsqueeze(-1)         # [B,2C+1,P,1]
         coverage = (count > 0).float().mean(-1, keepdim=True)
         gathered = self.out(torch.cat([pooled, coverage], 1)).reshape(batch, self.out_channels, height, width)
-        return gathered, self.pixels(weights, disparities, context, query_c2w, query_intrinsics, grid)
+        return gathered, self.pixels(weights, disparity, context, query_c2w, query_intrinsics, grid)
 
-    def pixels(self, weights: torch.Tensor, disparities: torch.Tensor, context, query_c2w: torch.Tensor,
+    def pixels(self, weights: torch.Tensor, disparity_steps: torch.Tensor, context, query_c2w: torch.Tensor,
                query_intrinsics: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
         """Per full-resolution pixel: the context colour (mean over the views that see it) at the depth
         its state cell's attention expects (expected disparity, bilinearly upsampled), and the fraction
@@ -144,10 +146,10 @@ class EpipolarAttention(nn.Module):
         and the colour still teaches the attention where the surface is (through the sample position)."""
         batch = context.images.shape[0]
         height, width = grid[0] * self.config.r_scale, grid[1] * self.config.r_scale
-        disparity = (weights[:, 0] * disparities[:, None]).sum(-1).reshape(batch, 1, *grid)
+        disparity = (weights[:, 0] * disparity_steps[:, None]).sum(-1).reshape(batch, 1, *grid)
         disparity = F.interpolate(disparity, size=(height, width), mode="bilinear", align_corners=False)
         depth = 1.0 / disparity.reshape(batch, height * width, 1)
         with torch.autocast(device_type=query_c2w.device.type, enabled=False):
-            _, colour, count = self.along_rays(context.images, context, query_c2w, query_intrinsics, height, width, depth)
-        seen = count / context.images.shape[1]
+            _, colour, seen = along_rays(context.images, context, query_c2w, query_intrinsics, height, width, depth)
+        seen = seen.sum(1, keepdim=True, dtype=torch.float32) / context.images.shape[1]
         return torch.cat([colour, seen], 1).reshape(batch, PIXEL_CHANNELS, height, width)

@@ -23,6 +23,7 @@ from gqn.config import ModelConfig
 from gqn.nn.convlstm import ConvLSTMCell
 
 LOG_2PI = math.log(2 * math.pi)
+RESIDUAL_EPS = 1e-3   # a residual head's base colour is kept this far inside (0, 1), where its logit is finite
 
 
 def gaussian_kl(mu_q: torch.Tensor, logstd_q: torch.Tensor, mu_p: torch.Tensor, logstd_p: torch.Tensor) -> torch.Tensor:
@@ -38,9 +39,10 @@ def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, sigma: float) -> torch.Ten
 
 
 class Generator(nn.Module):
-    def __init__(self, config: ModelConfig, cond_channels: int, skip_channels: int = 0) -> None:
+    def __init__(self, config: ModelConfig, cond_channels: int, skip_channels: int = 0, residual: bool = False) -> None:
         super().__init__()
         self.config = config
+        self.residual = residual
         h, z, k, s = config.h_channels, config.z_channels, config.kernel, config.r_scale
         cores = 1 if config.shared_core else config.steps
         self.generation_cores = nn.ModuleList(ConvLSTMCell(z, h, k) for _ in range(cores))
@@ -51,6 +53,9 @@ class Generator(nn.Module):
         self.posterior = nn.Conv2d(h, 2 * z, k, padding=k // 2)
         self.canvas_update = nn.Conv2d(h, config.canvas_channels * s * s, 1)
         self.head = nn.Conv2d(config.canvas_channels + skip_channels, 3, 3, padding=1)
+        if residual:   # starts as exactly the skip's colour
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
 
     def _core(self, cores: nn.ModuleList, step: int) -> ConvLSTMCell:
         return cores[step if len(cores) > 1 else 0]
@@ -60,11 +65,15 @@ class Generator(nn.Module):
         return cond.new_zeros(shape, dtype=torch.float32), cond.new_zeros(shape, dtype=torch.float32)
 
     def _image(self, canvas: torch.Tensor, skip: torch.Tensor | None) -> torch.Tensor:
-        """Canvas at state resolution (+ full-resolution skip input) -> mean image in [0,1], fp32."""
+        """Canvas at state resolution (+ full-resolution skip input) -> mean image in [0,1], fp32;
+        `residual`: a correction, in logits, of the skip's first three channels (a colour)."""
         full = F.pixel_shuffle(canvas, self.config.r_scale)
         if skip is not None:
             full = torch.cat([full, skip.to(full.dtype)], 1)
-        return torch.sigmoid(self.head(full).float())
+        logits = self.head(full).float()
+        if self.residual:
+            logits = logits + torch.logit(skip[:, :3].float().clamp(RESIDUAL_EPS, 1 - RESIDUAL_EPS))
+        return torch.sigmoid(logits)
 
     def elbo(self, cond: torch.Tensor, target: torch.Tensor, sigma: float,
              noise: torch.Tensor | None = None, skip: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -38,6 +38,7 @@ class Context:
     features: torch.Tensor | None = None  # [B,K,C,h,w] per-view features ("epipolar" only)
     images: torch.Tensor | None = None    # [B,K,3,H,W] the context images ("epipolar" only)
     depth_range: torch.Tensor | None = None  # [B,2] (near, far) of the scene; None: the config's
+    points: torch.Tensor | None = None       # [B,M,3] sparse points of the scene, NaN rows: none ("sweep" only)
 
 
 @dataclass
@@ -50,8 +51,9 @@ class Encoding:
     intrinsics: torch.Tensor             # [V,4] normalised
     frame: SceneFrame                    # scene -> model space, and the scene's depth range there
     view_size: tuple[int, int]           # (height, width) of the views as given (their aspect is the default)
-    features: torch.Tensor | None = None  # [V,C,h,w] ("epipolar" only)
-    images: torch.Tensor | None = None    # [V,3,H,W] ("epipolar" only)
+    features: torch.Tensor | None = None  # [V,C,h,w] ("epipolar", "sweep")
+    images: torch.Tensor | None = None    # [V,3,H,W] ("epipolar", "sweep")
+    points: torch.Tensor | None = None    # [M,3] the capture's sparse points in model space ("sweep")
 
     def __len__(self) -> int:
         return len(self.c2w)
@@ -61,11 +63,14 @@ class Encoding:
         gather = lambda t: None if t is None else t[index]  # noqa: E731
         return Context(r=self.per_view[index].sum(1), c2w=self.c2w[index], intrinsics=self.intrinsics[index],
                        features=gather(self.features), images=gather(self.images),
-                       depth_range=None if depth_range is None else depth_range.expand(len(index), 2))
+                       depth_range=None if depth_range is None else depth_range.expand(len(index), 2),
+                       points=None if self.points is None else self.points.expand(len(index), -1, -1))
 
 
 ENCODE_CHUNK = 32      # views encoded per forward pass
 QUERY_CHUNK = 16       # queries conditioned per pass (each gathers its own K contexts)
+POINTS_INPUT = 1000    # sparse points the sweep reads per capture (its training captures had up to 1000)
+SWEEP_QUERY_CHUNK = 2  # ... with the sweep (about 300 MB per 128×96 query)
 MAX_OUTPUT_SIDE = 4096
 INSIDE_FRACTION = 0.1  # a query nearer the scene centre than this fraction of the cameras' distance is inside it
 
@@ -104,6 +109,16 @@ def frame_for(views: ViewSet, config: ModelConfig) -> SceneFrame:
         raise GQNError(f"{views.source}: {len(views)} photo{'s' * (len(views) != 1)}; the model needs at least "
                        "2 posed photos of a scene to find where it is")
     return scene_frame(views, config.trained_on.get("camera_radius") or 1.0)
+
+
+def model_points(points: np.ndarray, frame: SceneFrame, most: int = POINTS_INPUT) -> np.ndarray:
+    """A capture's sparse points [M,3] in model space, at most `most` of them (an even, fixed
+    draw): the sweep was trained on captures of about that many."""
+    points = np.asarray(points, np.float64)
+    points = points[np.isfinite(points).all(1)]
+    if len(points) > most:
+        points = points[np.random.default_rng(0).choice(len(points), most, replace=False)]
+    return points @ frame.transform[:3, :3].T + frame.transform[:3, 3]
 
 
 def radius_of(encoding: Encoding) -> float:
@@ -155,16 +170,28 @@ class GQN(nn.Module):
         super().__init__()
         config.validate()
         self.config = config
-        self.representation = (Pool if config.representation == "pool" else Tower)(config)
-        cond_channels, skip_channels = config.r_channels + VIEWPOINT_DIM, 0
-        if config.representation == "epipolar":
-            from gqn.nn.epipolar import PIXEL_CHANNELS, EpipolarAttention
-            self.epipolar = EpipolarAttention(config)
-            cond_channels += self.epipolar.out_channels + PIXEL_CHANNELS * config.r_scale ** 2
-            skip_channels = PIXEL_CHANNELS
-        self.generator = Generator(config, cond_channels, skip_channels)
+        if config.representation == "sweep":   # geometry first: the generator paints over a learned plane sweep
+            from gqn.nn.sweep import DepthSweep
+            self.sweep = DepthSweep(config)
+            pixels, features = self.sweep.out_channels - config.epipolar_channels, config.epipolar_channels
+            self.generator = Generator(config, pixels * config.r_scale ** 2 + features, self.sweep.out_channels,
+                                       residual=True)
+        else:
+            self.representation = (Pool if config.representation == "pool" else Tower)(config)
+            cond_channels, skip_channels = config.r_channels + VIEWPOINT_DIM, 0
+            if config.representation == "epipolar":
+                from gqn.nn.epipolar import PIXEL_CHANNELS, EpipolarAttention
+                self.epipolar = EpipolarAttention(config)
+                cond_channels += self.epipolar.out_channels + PIXEL_CHANNELS * config.r_scale ** 2
+                skip_channels = PIXEL_CHANNELS
+            self.generator = Generator(config, cond_channels, skip_channels)
         # Mean training image: the dataset-mean baseline of `gqn evaluate`; saved with the weights.
         self.register_buffer("data_mean", torch.full((3, config.image_size, config.image_size), 0.5))
+
+    @property
+    def query_chunk(self) -> int:
+        """Queries conditioned per pass: the sweep holds D depths × K views of every pixel at once."""
+        return SWEEP_QUERY_CHUNK if self.config.representation == "sweep" else QUERY_CHUNK
 
     def autocast(self) -> contextlib.AbstractContextManager:
         device = next(self.parameters()).device.type
@@ -177,18 +204,25 @@ class GQN(nn.Module):
 
     def encode_each(self, images: torch.Tensor, c2w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Views [N,3,H,W] at poses [N,4,4] -> their representations [N,R,h,w] and, with epipolar
-        attention, the features it samples [N,C,h,w] (else None)."""
+        attention, the features it samples [N,C,h,w] (else None). The sweep keeps only its features
+        (at full resolution) and sums nothing: both are those."""
+        if self.config.representation == "sweep":
+            features = self.sweep.features(images)
+            return features, features
         per_view = self.representation(images, viewpoint(c2w).to(images.dtype))
         return per_view, (self.epipolar.features(per_view) if self.config.representation == "epipolar" else None)
 
-    def encode(self, images: torch.Tensor, c2w: torch.Tensor, intrinsics: torch.Tensor) -> Context:
-        """images [B,K,3,H,W] in [0,1], c2w [B,K,4,4], normalised intrinsics [B,K,4] -> Context."""
+    def encode(self, images: torch.Tensor, c2w: torch.Tensor, intrinsics: torch.Tensor,
+               depth_range: torch.Tensor | None = None, points: torch.Tensor | None = None) -> Context:
+        """images [B,K,3,H,W] in [0,1], c2w [B,K,4,4], normalised intrinsics [B,K,4], each scene's
+        (near, far) [B,2] (None: the config's) and sparse points [B,M,3] (None: none) -> Context."""
         batch, views = images.shape[:2]
         per_view, features = self.encode_each(images.flatten(0, 1), c2w.flatten(0, 1))
         r = per_view.unflatten(0, (batch, views)).sum(1)
         if features is None:
-            return Context(r=r, c2w=c2w, intrinsics=intrinsics)
-        return Context(r=r, c2w=c2w, intrinsics=intrinsics, features=features.unflatten(0, (batch, views)), images=images)
+            return Context(r=r, c2w=c2w, intrinsics=intrinsics, depth_range=depth_range)
+        return Context(r=r, c2w=c2w, intrinsics=intrinsics, features=features.unflatten(0, (batch, views)),
+                       images=images, depth_range=depth_range, points=points)
 
     def grid(self, image_size: tuple[int, int]) -> tuple[int, int]:
         """The generator's state grid for images of (height, width)."""
@@ -199,7 +233,14 @@ class GQN(nn.Module):
         """What the generator sees for each query on its state grid (height, width): r (resized to
         the grid when the query's shape differs from the contexts') and v_q broadcast,
         [B,C,h,w]; with epipolar attention also what it gathers from the contexts, and the context
-        pixels it found along each pixel's ray as a full-resolution skip input [B,4,H,W] (else None)."""
+        pixels it found along each pixel's ray as a full-resolution skip input [B,4,H,W] (else None).
+        The sweep's output at full resolution is both: its colour and certainty space-to-depth and its
+        features averaged on the state grid, and the skip."""
+        if self.config.representation == "sweep":
+            scale, features = self.config.r_scale, self.config.epipolar_channels
+            swept = self.sweep(context, query_c2w, query_intrinsics, (grid[0] * scale, grid[1] * scale))
+            cond = torch.cat([F.pixel_unshuffle(swept[:, :-features], scale), F.avg_pool2d(swept[:, -features:], scale)], 1)
+            return cond, swept
         r, grid = context.r, tuple(grid)
         if r.shape[-2:] == (1, 1):
             r = r.expand(-1, -1, *grid)
@@ -214,10 +255,11 @@ class GQN(nn.Module):
 
     def forward(self, context_images: torch.Tensor, context_c2w: torch.Tensor, context_intrinsics: torch.Tensor,
                 query_image: torch.Tensor, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
-                sigma: float, noise: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                sigma: float, noise: torch.Tensor | None = None, depth_range: torch.Tensor | None = None,
+                points: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """The negative ELBO, averaged over the batch (nats per image), with its NLL and KL parts."""
         with self.autocast():
-            context = self.encode(context_images, context_c2w, context_intrinsics)
+            context = self.encode(context_images, context_c2w, context_intrinsics, depth_range, points)
             cond, skip = self.condition(context, query_c2w, query_intrinsics, self.grid(query_image.shape[-2:]))
             nll, kl, mean = self.generator.elbo(cond, query_image, sigma, noise, skip)
         return {"loss": (nll + kl).mean(), "nll": nll.mean(), "kl": kl.mean(), "mean": mean}
@@ -261,7 +303,10 @@ class GQN(nn.Module):
         images, per_view, features = (torch.cat(t) if t[0] is not None else None for t in zip(*parts))
         if features is None:
             return Encoding(per_view, c2w, intrinsics, frame, views.size)
-        return Encoding(per_view, c2w, intrinsics, frame, views.size, features, images)
+        points = None
+        if self.config.representation == "sweep" and views.points is not None and len(views.points):
+            points = torch.as_tensor(model_points(views.points, frame), dtype=torch.float32, device=device)[None]
+        return Encoding(per_view, c2w, intrinsics, frame, views.size, features, images, points)
 
     def sample_views(self, encoding: Encoding, query_c2w: np.ndarray, samples: int = 8, seed: int = 0,
                      query_intrinsics: np.ndarray | None = None, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -288,7 +333,7 @@ class GQN(nn.Module):
         generator = torch.Generator().manual_seed(seed)
         drawn = []
         with torch.inference_mode():
-            for part in _chunks(len(query), QUERY_CHUNK):
+            for part in _chunks(len(query), self.query_chunk):
                 context = encoding.context(torch.as_tensor(index[part], device=device), depth_range)
                 with self.autocast():
                     cond, skip = self.condition(context, query_t[part], intrinsics_t[part], grid)

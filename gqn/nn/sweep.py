@@ -1,0 +1,166 @@
+"""A learned plane sweep: the photo model's representation, geometry first.
+
+The query is divided into 2×2-pixel cells; each cell casts its ray, and D depths along it (uniform
+in disparity over the scene's depth range) are projected into the K context views nearest the
+query, where colours and small learned features are sampled. Per cell and depth, the mean and the
+variance of those features across the views that see the point say whether a surface is there
+(photo-consistency); the capture's sparse structure-from-motion points near the cell say where
+they found one. A small network scores each depth, a few 3×3 convolutions over the D scores
+stacked as channels let neighbouring cells agree (cost aggregation), then a softmax over depth.
+At each depth the views get learned blend weights (views whose features agree with the others and
+whose cameras sit nearer the query count more).
+
+Every pixel then reads the contexts' colours at full resolution at the depth its cell attends to
+(the expected disparity, bilinearly interpolated between cells), blended with those weights: sharp
+where the photos agree. With it come the soft colour (blended over the depths), how sure the sweep
+was (peak weight, colour spread, how much any view saw, the expected disparity, the points' support)
+and the features at the attended depths: the ConvDRAW generator paints a residual over the sharp
+colour, and its latent varies where the sweep could not answer.
+
+Everything is relative (disparities over the scene's own near plane, camera distances over their
+median), so it is the same for any frame, unit and scale of a capture.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from gqn.config import ModelConfig
+from gqn.nn.epipolar import MASKED, along_rays, disparities
+
+SUMMARY_CHANNELS = 6   # peak depth weight, colour spread at the attended depth, seen fraction, expected disparity,
+                       # nothing-seen flag, how many sparse points lie near the pixel
+POINT_WINDOW = 5       # cells of the sweep's grid: a sparse point is evidence for the depths of the cells this near it
+SWEEP_STRIDE = 2       # the sweep runs on a grid of 2×2-pixel cells; colours are then read at every pixel
+UNSEEN_COLOUR = 0.5    # what a pixel no view sees starts from (the generator paints it)
+BLEND_CHANNELS = 4     # per view and point: feature and colour distance from the views' mean; camera distance to the
+                       # query (relative to the others') and turn from its viewing direction
+
+
+class DepthSweep(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        width, channels, depths = config.tower_channels, config.epipolar_channels, config.epipolar_samples
+        self.encoder = nn.Sequential(nn.Conv2d(3, width, 3, padding=1), nn.ReLU(),
+                                     nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
+                                     nn.Conv2d(width, channels, 3, padding=1))
+        described = 2 * channels + 5          # feature mean and variance, colour variance, seen fraction, disparity,
+                                              # sparse points' share at this depth and their number
+        # Per-point networks run channels-last (nn.Linear): a matrix product, far cheaper than 1×1
+        # convolutions over P×D "images".
+        self.score = nn.Sequential(nn.Linear(described, 32), nn.ReLU(), nn.Linear(32, 1))
+        self.aggregate = nn.Sequential(nn.Conv2d(depths, depths, 3, padding=1), nn.ReLU(),
+                                       nn.Conv2d(depths, depths, 3, padding=1))
+        self.blend = nn.Sequential(nn.Linear(BLEND_CHANNELS, 8), nn.ReLU(), nn.Linear(8, 1))
+        self.out_channels = 3 + 3 + SUMMARY_CHANNELS + channels
+        disparity = torch.linspace(1 / config.epipolar_near, 1 / config.epipolar_far, depths)
+        self.register_buffer("disparity", disparity, persistent=False)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Views [N,3,H,W] in [0,1] -> the features the sweep samples [N,C,H,W]."""
+        return self.encoder(images)
+
+    def forward(self, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
+                size: tuple[int, int]) -> torch.Tensor:
+        """[B,out_channels,H,W] for queries of size (H, W): the sharp colour (3), then, upsampled from
+        the sweep's grid, the soft colour (3), the sweep's certainty (SUMMARY_CHANNELS) and the
+        features pooled at the attended depths."""
+        height, width = size
+        low = (-(-height // SWEEP_STRIDE), -(-width // SWEEP_STRIDE))
+        with torch.autocast(device_type=query_c2w.device.type, enabled=False):
+            weights, blend, disparity, soft = self.sweep(context, query_c2w.float(), query_intrinsics.float(), low)
+            batch, views = blend.shape[:2]
+            upsample = lambda x: F.interpolate(x.reshape(batch, -1, *low), size=(height, width),  # noqa: E731
+                                               mode="bilinear", align_corners=False)
+            expected = upsample((weights * disparity[:, None]).sum(-1)).reshape(batch, height * width, 1)
+            view_weight = upsample((blend * weights[:, None]).sum(-1)).reshape(batch, views, -1)   # [B,K,P]
+            sampled, _, seen = along_rays(context.images, context, query_c2w, query_intrinsics, height, width,
+                                          1.0 / expected.clamp_min(1e-6))                          # [B,K,3,P,1]
+            weight = view_weight * seen[..., 0]
+            total = weight.sum(1)                                                                  # [B,P]
+            sharp = (sampled[..., 0] * weight[:, :, None]).sum(1) / total.clamp_min(1e-6)[:, None]
+            soft = upsample(soft)
+            sharp = torch.where(total[:, None] > 0, sharp, soft.reshape(batch, -1, height * width)[:, :3])
+        return torch.cat([sharp.reshape(batch, 3, height, width), soft], 1)
+
+    def sweep(self, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor, size: tuple[int, int]
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The sweep on a (height, width) grid: weights over depth [B,P,D], per-view blend weights at
+        each depth [B,K,P,D], the disparities [B,D], and what it found [B,3+SUMMARY+C,P] (the soft
+        colour, the certainty, the features at the attended depths)."""
+        height, width = size
+        batch, views = context.images.shape[:2]
+        disparity = disparities(context.depth_range, self.disparity, batch)                # [B,D]
+        maps = torch.cat([context.images.float(), context.features.float()], 2)
+        sampled, mean, seen = along_rays(maps, context, query_c2w, query_intrinsics, height, width,
+                                         1.0 / disparity[:, None])                         # [B,K,C,P,D], [B,C,P,D]
+        count = seen.sum(1, keepdim=True, dtype=torch.float32)                             # [B,1,P,D]
+        apart = sampled - mean[:, None]
+        apart.square_()
+        apart.masked_fill_(~seen[:, :, None], 0.0)                                         # [B,K,C,P,D]
+        variance = apart.sum(1) / count.clamp_min(1)
+        colour_spread = variance[:, :3].mean(1, keepdim=True)
+        relative = (disparity / disparity[:, :1])[:, None, None].expand(batch, 1, mean.shape[2], -1)
+        points = point_evidence(context.points, query_c2w, query_intrinsics, disparity, height, width)
+        described = torch.cat([mean[:, 3:], variance[:, 3:], colour_spread, count / views, relative, points], 1)
+        depths = disparity.shape[1]
+        scores = self.score(described.permute(0, 2, 3, 1))[..., 0].transpose(1, 2).reshape(batch, depths, height, width)
+        scores = (scores + self.aggregate(scores)).reshape(batch, depths, -1).transpose(1, 2)  # [B,P,D]
+        nobody = count[:, 0] == 0
+        weights = torch.softmax(scores.masked_fill(nobody, MASKED), -1)                    # over depth
+
+        cameras = view_descriptors(context.c2w.float(), query_c2w)                         # [B,K,2]
+        cameras = cameras[:, :, None, None].expand(-1, -1, *seen.shape[-2:], -1)
+        blend = torch.cat([apart[:, :, 3:].mean(2)[..., None], apart[:, :, :3].mean(2)[..., None], cameras], -1)
+        blend = torch.softmax(self.blend(blend)[..., 0].masked_fill(~seen, MASKED), 1)    # over views, [B,K,P,D]
+        colour = (sampled[:, :, :3] * (blend * seen)[:, :, None]).sum(1)                   # [B,3,P,D]
+        colour = torch.where(nobody[:, None], torch.full_like(colour, UNSEEN_COLOUR), colour)
+
+        attend = lambda x: (x * weights[:, None]).sum(-1)                                  # noqa: E731  [B,c,P]
+        found = torch.cat([attend(colour), weights.amax(-1)[:, None],
+                           *(attend(x) for x in (colour_spread, count / views, relative)),
+                           nobody.all(-1)[:, None].float(), points[:, 1:, :, 0], attend(mean[:, 3:])], 1)
+        return weights, blend, disparity, found
+
+
+def point_evidence(points: torch.Tensor | None, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
+                   disparity: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """What a capture's sparse points [B,M,3] (NaN rows: none) say about each query pixel's depth:
+    [B,2,P,D], the share of the points near the pixel (POINT_WINDOW) that lie at each of the D
+    disparities, and log(1 + their number) (the same for every depth). Zeros without points."""
+    batch, depths = disparity.shape
+    if points is None:
+        return disparity.new_zeros(batch, 2, height * width, depths)
+    valid = torch.isfinite(points).all(-1)
+    world_to_camera = query_c2w[:, :3, :3]
+    local = torch.einsum("bij,bmi->bmj", world_to_camera, points.nan_to_num() - query_c2w[:, None, :3, 3])
+    z = local[..., 2].clamp_min(1e-6)
+    fx, fy, cx, cy = (value[:, None] for value in query_intrinsics.unbind(-1))
+    column = ((fx * local[..., 0] / z + cx) * width).floor()
+    row = ((fy * local[..., 1] / z + cy) * height).floor()
+    step = ((1 / z - disparity[:, :1]) / (disparity[:, -1:] - disparity[:, :1]) * (depths - 1)).round()
+    keep = (valid & (local[..., 2] > 1e-6) & (column >= 0) & (column < width) & (row >= 0) & (row < height)
+            & (step >= 0) & (step <= depths - 1))
+    scene = torch.arange(batch, device=points.device)[:, None].expand_as(keep)
+    index = ((scene * depths + step) * height + row) * width + column
+    volume = disparity.new_zeros(batch * depths * height * width)
+    volume.index_add_(0, index[keep].long(), torch.ones_like(z[keep]))
+    volume = F.avg_pool2d(volume.reshape(batch, depths, height, width), POINT_WINDOW, 1, POINT_WINDOW // 2,
+                          count_include_pad=False) * POINT_WINDOW ** 2
+    padded = F.pad(volume, (0, 0, 0, 0, 1, 1))                 # a point counts half at the neighbouring depths
+    volume = 0.5 * padded[:, :-2] + volume + 0.5 * padded[:, 2:]
+    support = volume.sum(1, keepdim=True)
+    share = volume / support.clamp_min(1e-6)
+    evidence = torch.cat([share, torch.log1p(support).expand_as(share)], 1)   # [B,2·D,H,W]
+    return evidence.reshape(batch, 2, depths, height * width).transpose(2, 3)
+
+
+def view_descriptors(view_c2w: torch.Tensor, query_c2w: torch.Tensor) -> torch.Tensor:
+    """[B,K,2]: each view's camera distance to the query over the median of the K, and how far its
+    viewing direction turns from the query's (1 − cos)."""
+    distance = (view_c2w[:, :, :3, 3] - query_c2w[:, None, :3, 3]).norm(dim=-1)
+    distance = distance / distance.median(1, keepdim=True).values.clamp_min(1e-9)
+    turn = 1.0 - (view_c2w[:, :, :3, 2] * query_c2w[:, None, :3, 2]).sum(-1)
+    return torch.stack([distance, turn], -1)
