@@ -30,6 +30,12 @@ from gqn.nn.model import GQN, images_to_tensor
 from gqn.progress import Progress, report
 
 MEAN_IMAGE_SCENES = 512
+PHOTO_WORLD = "photo-world"    # gqn.scenes.photo_world.KIND (not imported: it loads the renderer)
+NEAREST_CONTEXT_SPREAD = 2     # nearest contexts are drawn from max_contexts − 2 .. max_contexts
+CROP_ASPECTS = (1.0, 3 / 4, 4 / 3)   # width / height of query crops
+POINTS_DROPPED = 0.3          # of training scenes are shown without their sparse points
+MIN_POINT_DENSITY = 0.2       # the rest keep a uniform 20-100 % of their points
+DEPTH_RANGE_WIDENING = 0.5     # a stored (near, far) becomes (near·(1−a), far·(1+b)), a, b uniform below this
 
 
 def anneal(start: float, end: float, fraction: float, step: int, total: int) -> float:
@@ -48,20 +54,27 @@ class Batch:
     query_c2w: torch.Tensor           # [B,4,4]
     query_intrinsics: torch.Tensor    # [B,4]
     noise: torch.Tensor               # [L,B,z,h,w]
+    depth_range: torch.Tensor | None = None  # [B,2] each scene's (near, far); None: the model config's
+    points: torch.Tensor | None = None       # [B,M,3] each scene's sparse points, NaN rows: none
 
     def slice(self, part: slice) -> "Batch":
-        return Batch(*(t[:, part] if name == "noise" else t[part] for name, t in vars(self).items()))
+        return Batch(*(None if t is None else t[:, part] if name == "noise" else t[part] for name, t in vars(self).items()))
 
     def to(self, device: torch.device) -> "Batch":
-        return Batch(*(t.to(device) for t in vars(self).values()))
+        return Batch(*(None if t is None else t.to(device) for t in vars(self).values()))
 
 
 class BatchSampler:
     """Random (scene, context views, query view) batches from a SceneDataset's memmaps; images at the
-    model's resolution (long side) in their own aspect. With `nearest`, the contexts are the views
-    nearest the query (as `GQN.predict` picks them), else random ones."""
+    model's resolution (long side) in their own aspect. With `nearest`, the contexts are the 3 to
+    max_contexts views nearest the query (as `GQN.predict` picks them), else 1 to max_contexts random
+    ones. With `crop`, the query is a random window whose long side is `crop` pixels (square,
+    portrait or landscape): a 128-px model trains at about the cost of a 64-px one, and learns every
+    aspect. Scenes with a stored depth range (`SceneDataset.depth_range`) give it, widened at random
+    as a capture's estimate would be."""
 
-    def __init__(self, dataset, config: ModelConfig, max_contexts: int, nearest: bool = False) -> None:
+    def __init__(self, dataset, config: ModelConfig, max_contexts: int, nearest: bool = False,
+                 crop: int | None = None) -> None:
         self.dataset = dataset
         self.config = config
         self.nearest = nearest
@@ -69,12 +82,16 @@ class BatchSampler:
         if views < 2:
             raise GQNError(f"{dataset.path}: scenes need at least 2 views to train (1 context + 1 query)")
         self.max_contexts = min(max_contexts, views - 1)
+        self.min_contexts = max(1, self.max_contexts - NEAREST_CONTEXT_SPREAD) if nearest else 1
         self.scale = np.array([width, height, width, height], np.float64)
         self.size = working_size(height, width, config.image_size, config.r_scale)
+        self.crop = crop
+        self.depth_range = getattr(dataset, "depth_range", None)
+        self.points = getattr(dataset, "points", None)
 
     def draw(self, batch: int, generator: torch.Generator) -> Batch:
         scenes, views = self.dataset.images.shape[:2]
-        k = int(torch.randint(1, self.max_contexts + 1, (1,), generator=generator))
+        k = int(torch.randint(self.min_contexts, self.max_contexts + 1, (1,), generator=generator))
         scene = torch.randint(0, scenes, (batch,), generator=generator).numpy()
         order = torch.argsort(torch.rand(batch, views, generator=generator), dim=1)[:, : k + 1].numpy()
         if self.nearest:   # the query, then the k views nearest to it
@@ -83,11 +100,49 @@ class BatchSampler:
         images = images_to_tensor(self.dataset.images[rows, order], self.size)
         c2w = torch.as_tensor(self.dataset.c2w[rows, order], dtype=torch.float32)
         intrinsics = torch.as_tensor(self.dataset.intrinsics[rows, order] / self.scale, dtype=torch.float32)
-        height, width = self.size[0] // self.config.r_scale, self.size[1] // self.config.r_scale
+        query = 0 if self.nearest else k
+        contexts = slice(1, None) if self.nearest else slice(0, k)
+        query_image, query_intrinsics = images[:, query], intrinsics[:, query]
+        if self.crop is not None:
+            query_image, query_intrinsics = self.random_crop(query_image, query_intrinsics, generator)
+        height, width = (side // self.config.r_scale for side in query_image.shape[-2:])
         noise = torch.randn(self.config.steps, batch, self.config.z_channels, height, width, generator=generator)
-        if self.nearest:
-            return Batch(images[:, 1:], c2w[:, 1:], intrinsics[:, 1:], images[:, 0], c2w[:, 0], intrinsics[:, 0], noise)
-        return Batch(images[:, :k], c2w[:, :k], intrinsics[:, :k], images[:, k], c2w[:, k], intrinsics[:, k], noise)
+        depth_range = None
+        if self.depth_range is not None:
+            widen = torch.rand(batch, 2, generator=generator).double().numpy() * DEPTH_RANGE_WIDENING
+            depth_range = torch.as_tensor(self.depth_range[scene] * np.stack([1 - widen[:, 0], 1 + widen[:, 1]], 1),
+                                          dtype=torch.float32)
+        return Batch(images[:, contexts], c2w[:, contexts], intrinsics[:, contexts], query_image, c2w[:, query],
+                     query_intrinsics, noise, depth_range, self.random_points(scene, generator))
+
+    def random_points(self, scene: np.ndarray, generator: torch.Generator) -> torch.Tensor | None:
+        """The scenes' sparse points, thinned at random (a capture has more or fewer), and none at all
+        for POINTS_DROPPED of them (many captures have no points): [B,M,3], NaN rows where there are none."""
+        if self.points is None:
+            return None
+        points = torch.as_tensor(np.asarray(self.points[scene], np.float32))
+        density = torch.rand(len(scene), 1, generator=generator) * (1 - MIN_POINT_DENSITY) + MIN_POINT_DENSITY
+        keep = torch.rand(points.shape[:2], generator=generator) < density
+        keep &= torch.rand(len(scene), 1, generator=generator) >= POINTS_DROPPED
+        return points.masked_fill(~keep[..., None], float("nan"))
+
+    def random_crop(self, images: torch.Tensor, intrinsics: torch.Tensor,
+                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """A window of every query image [B,3,H,W] (one shape for the batch, its own place for each)
+        and the intrinsics [B,4] (normalised) of that window."""
+        height, width = images.shape[-2:]
+        aspect = CROP_ASPECTS[int(torch.randint(len(CROP_ASPECTS), (1,), generator=generator))]
+        cells = self.config.r_scale
+        long_side = min(self.crop, max(height, width))
+        crop_h = min(height, max(cells, round(long_side * min(1.0, 1 / aspect) / cells) * cells))
+        crop_w = min(width, max(cells, round(long_side * min(1.0, aspect) / cells) * cells))
+        top = torch.randint(height - crop_h + 1, (len(images),), generator=generator)
+        left = torch.randint(width - crop_w + 1, (len(images),), generator=generator)
+        cropped = torch.stack([image[:, y:y + crop_h, x:x + crop_w] for image, y, x in zip(images, top, left)])
+        fx, fy, cx, cy = intrinsics.unbind(-1)
+        moved = torch.stack([fx * width / crop_w, fy * height / crop_h, (cx * width - left) / crop_w,
+                             (cy * height - top) / crop_h], -1)
+        return cropped, moved
 
     def nearest_first(self, scene: int, query: int, k: int) -> np.ndarray:
         """[k+1]: the query view, then the k other views of the scene nearest to it."""
@@ -135,6 +190,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", type=int, default=None,
                         help="stop cleanly at this step (checkpoint written); schedules still span --steps")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop cleanly (checkpoint written) after M minutes")
+    parser.add_argument("--sigma", type=float, nargs=2, default=(TrainConfig.sigma_start, TrainConfig.sigma_end),
+                        metavar=("START", "END"), help="pixel noise of the likelihood, annealed from START to END")
+    parser.add_argument("--crop", type=int, default=None,
+                        help="train on random windows of the query, this many pixels on the long side")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
     parser.add_argument("--fp32", action="store_true", help="turn bf16 autocast off")
     parser.add_argument("--json", action="store_true", help="JSON lines on stdout")
@@ -160,19 +219,25 @@ def run(args: argparse.Namespace) -> int:
         config.trained_on = {k: dataset.meta.get(k) for k in ("kind", "size", "views", "scenes", "seed")}
         config.trained_on["data"] = str(Path(args.data))
         config.trained_on.update(training_cameras(dataset))
+        config.trained_on["sigma"] = args.sigma[1]   # where the likelihood's noise ends: `gqn fit` goes on from there
         config.epipolar_near, config.epipolar_far = depth_range(config.trained_on["kind"], config.trained_on["camera_radius"])
         return config
 
     session = TrainingSession.start(args, new_config, initial_weights=None)
     if session.step == 0:
         session.model.data_mean.copy_(dataset_mean_image(dataset, session.model.config.image_size))
-    return session.optimise(BatchSampler(dataset, session.model.config, session.config.max_contexts))
+    config = session.model.config
+    # Photo captures are rendered from each query's nearest photos (as predict does); procedural scenes
+    # from any of their few views.
+    return session.optimise(BatchSampler(dataset, config, session.config.max_contexts,
+                                         nearest=dataset.meta.get("kind") == PHOTO_WORLD, crop=session.config.crop))
 
 
 def train_config_from(args: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(steps=args.steps, batch=args.batch, max_contexts=args.max_contexts, lr_start=args.lr,
+    return TrainConfig(steps=args.steps or TrainConfig.steps, batch=args.batch, max_contexts=args.max_contexts, lr_start=args.lr,
                        lr_end=args.lr / 10, seed=args.seed, checkpoint_every=args.checkpoint_every,
-                       log_every=args.log_every, max_minutes=args.max_minutes)
+                       log_every=args.log_every, max_minutes=args.max_minutes, crop=args.crop,
+                       sigma_start=args.sigma[0], sigma_end=args.sigma[1])
 
 
 class TrainingSession:
@@ -202,7 +267,8 @@ class TrainingSession:
             folder, state, info = load_checkpoint(out)
             config, weights = read_model_folder(folder)
             step = int(info["step"])
-            train_config = TrainConfig(**{**info["train"], "steps": args.steps, "max_minutes": args.max_minutes})
+            train_config = TrainConfig(**{**info["train"], "steps": args.steps or info["train"]["steps"],
+                                          "max_minutes": args.max_minutes})
         else:
             if (out / "latest").exists():
                 raise GQNError(f"{out}: already holds a run; pass --resume to continue it, or choose another --out")
@@ -269,7 +335,8 @@ class TrainingSession:
                     group["lr"] = lr
                 batch = sampler.draw(config.batch, self.generator).slice(local).to(device)
                 result = ddp(batch.context_images, batch.context_c2w, batch.context_intrinsics, batch.query_image,
-                             batch.query_c2w, batch.query_intrinsics, sigma, batch.noise)
+                             batch.query_c2w, batch.query_intrinsics, sigma, batch.noise, batch.depth_range,
+                             batch.points)
                 loss = result["loss"].item()
                 if not math.isfinite(loss):
                     raise GQNError(f"loss became {loss} at step {self.step}; the last checkpoint in {self.out} is intact")

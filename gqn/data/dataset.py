@@ -5,6 +5,9 @@ Layout of a dataset folder:
     c2w.npy          float64 [N,V,4,4]  OpenCV camera-to-world, world z-up (gqn.camera)
     intrinsics.npy   float64 [N,V,4]    (fx, fy, cx, cy) in pixels
     meta.json        {"format", "kind", "scenes", "views", "size", "seed", "complete": true, ...}
+    depth_range.npy  float64 [N,2]      optional: each scene's (near, far) depth over all its views
+    points.npy       float32 [N,M,3]    optional: each scene's sparse structure-from-motion points, NaN rows
+                                        where a scene has fewer than M (meta "points": M)
 
 Arrays open with mmap_mode="r", so a dataset far larger than memory costs nothing to open. A
 writer fills OUT.partial/ chunk by chunk, records after each chunk how many scenes are done
@@ -30,6 +33,13 @@ from gqn.files import npy_header, read_json_object
 from gqn.progress import Progress
 
 ARRAYS = {"images": np.uint8, "c2w": np.float64, "intrinsics": np.float64}
+# Optional arrays, written by renderers that know them (the photo world): name -> (dtype, shape after the scene axis).
+DEPTH_RANGE, POINTS = "depth_range", "points"
+MAX_POINTS = 1_000_000
+
+
+def extra_shapes(meta: dict[str, Any]) -> dict[str, tuple[Any, tuple[int, ...]]]:
+    return {DEPTH_RANGE: (np.float64, (2,)), POINTS: (np.float32, (int(meta.get(POINTS) or 0), 3))}
 PROGRESS_FILE = "progress.json"
 VALIDATE_CHUNK = 4096  # scenes per block when checking cameras, so memory stays bounded
 
@@ -63,6 +73,9 @@ class SceneDataset:
         shapes = array_shapes(self.meta["scenes"], self.meta["views"], size, size)
         arrays = {name: _open_array(self.path / f"{name}.npy", shapes[name], ARRAYS[name]) for name in ARRAYS}
         self.images, self.c2w, self.intrinsics = arrays["images"], arrays["c2w"], arrays["intrinsics"]
+        extras = {name: _open_array(self.path / f"{name}.npy", (self.meta["scenes"], *tail), dtype)
+                  for name, (dtype, tail) in extra_shapes(self.meta).items() if (self.path / f"{name}.npy").exists()}
+        self.depth_range, self.points = extras.get(DEPTH_RANGE), extras.get(POINTS)
         self._check_cameras()
 
     def __len__(self) -> int:
@@ -99,6 +112,12 @@ class SceneDataset:
                 scene, view = np.argwhere(bad)[0]
                 raise GQNError(f"{intrinsics_file}: scene {start + scene} view {view}: intrinsics "
                                f"{intrinsics[scene, view].tolist()} are not finite with positive focal lengths")
+            if self.depth_range is not None:
+                ranges = np.asarray(self.depth_range[start:start + VALIDATE_CHUNK])
+                bad = ~(np.isfinite(ranges).all(1) & (ranges[:, 0] > 0) & (ranges[:, 0] < ranges[:, 1]))
+                if bad.any():
+                    raise GQNError(f"{self.path / DEPTH_RANGE}.npy: scene {start + int(np.argmax(bad))}: depth range "
+                                   f"{ranges[np.argmax(bad)].tolist()} is not 0 < near < far")
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
@@ -109,10 +128,12 @@ def _read_meta(path: Path) -> dict[str, Any]:
     for key in ("scenes", "views", "size"):
         if not _is_int(meta.get(key)) or meta[key] < 1:
             raise GQNError(f"{path}: '{key}' must be a positive integer, got {meta.get(key)!r:.40}")
-    for key, valid in (("seed", _is_int), ("format", _is_str), ("kind", _is_str)):
+    for key, valid in (("seed", _is_int), ("format", _is_str), ("kind", _is_str), (POINTS, _is_int)):
         if meta.get(key) is not None and not valid(meta[key]):
             expected = "an integer" if valid is _is_int else "a name"
             raise GQNError(f"{path}: '{key}' is {meta[key]!r:.40}, not {expected}")
+    if not 0 <= meta.get(POINTS, 0) <= MAX_POINTS:
+        raise GQNError(f"{path}: '{POINTS}' must be 0 to {MAX_POINTS} points per scene, got {meta[POINTS]}")
     if meta.get("complete") is not True:
         raise GQNError(f"{path}: the dataset is marked incomplete (an interrupted write?)")
     return meta
@@ -152,7 +173,8 @@ class DatasetWriter:
     continues after its last finished chunk (`done` scenes); with other args it is an error.
     """
 
-    def __init__(self, out: str | os.PathLike, scenes: int, views: int, size: int, args: dict[str, Any]) -> None:
+    def __init__(self, out: str | os.PathLike, scenes: int, views: int, size: int, args: dict[str, Any],
+                 extras: tuple[str, ...] = ()) -> None:
         self.out = Path(out)
         self.partial = self.out.with_name(self.out.name + ".partial")
         self.scenes = scenes
@@ -166,21 +188,27 @@ class DatasetWriter:
                            "run that command again to finish it, or delete the folder")
         self.done = int(previous["done"]) if previous else 0
         shapes = array_shapes(scenes, views, size, size)
+        kinds = dict(ARRAYS)
+        for name in extras:   # `args` holds what sizes them ("points")
+            kinds[name], tail = extra_shapes(args)[name]
+            shapes[name] = (scenes, *tail)
         if self.done:
             self.arrays = {name: np.lib.format.open_memmap(self.partial / f"{name}.npy", mode="r+")
-                           for name in ARRAYS}
+                           for name in kinds}
         else:
             self.partial.mkdir(parents=True, exist_ok=True)
             self.arrays = {name: np.lib.format.open_memmap(self.partial / f"{name}.npy", mode="w+",
-                                                           dtype=ARRAYS[name], shape=shapes[name])
-                           for name in ARRAYS}
+                                                           dtype=kinds[name], shape=shapes[name])
+                           for name in kinds}
             self._save_progress()
 
-    def write(self, images: np.ndarray, c2w: np.ndarray, intrinsics: np.ndarray) -> None:
-        """Append a chunk of scenes, flush it to disk, then record it as done."""
+    def write(self, images: np.ndarray, c2w: np.ndarray, intrinsics: np.ndarray, **extras: np.ndarray) -> None:
+        """Append a chunk of scenes (and the extras the writer was made with), flush it to disk, then
+        record it as done."""
         end = self.done + len(images)
-        for name, values in (("images", images), ("c2w", c2w), ("intrinsics", intrinsics)):
-            self.arrays[name][self.done:end] = values
+        values = {"images": images, "c2w": c2w, "intrinsics": intrinsics, **extras}
+        for name in self.arrays:
+            self.arrays[name][self.done:end] = values[name]
             self.arrays[name].flush()
         self.done = end
         self._save_progress()

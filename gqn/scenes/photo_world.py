@@ -41,6 +41,7 @@ ASPECTS = {"portrait": 3 / 4, "portrait-tall": 9 / 16, "square": 1.0, "landscape
 ASPECT_ODDS = {"portrait": 0.35, "portrait-tall": 0.1, "square": 0.15, "landscape": 0.3, "wide": 0.1}
 FOV_DEG = (40.0, 90.0)         # across the long side
 VIEWS = (20, 100)
+DATASET_POINTS = 1000          # sparse points kept per capture in a dataset
 PRINCIPAL_JITTER = 0.04        # at most this fraction of the image side off-centre
 OBJECT_FAMILIES = {"photo": 0.25, "paint": 0.2, "wood": 0.12, "marble": 0.1, "fabric": 0.1, "stone": 0.08,
                    "tiles": 0.05, "grey-photo": 0.05, "material-photo": 0.05}
@@ -516,24 +517,28 @@ def write_capture(capture: Capture, out: str | Path) -> Path:
     return out
 
 
-def write_dataset(out: str | Path, scenes: int, views: int, size: int, seed: int = 0, as_json: bool = False
-                  ) -> dict[str, Any]:
+def write_dataset(out: str | Path, scenes: int, views: int, size: int, seed: int = 0, as_json: bool = False,
+                  points: int = DATASET_POINTS) -> dict[str, Any]:
     """`scenes` square photo-world captures of `views` views at size×size (random field of view and
     principal point per capture) into a dataset folder (gqn.data.dataset). Scene i is capture
     scene_seed(seed, i): render_capture(that seed, views, size, aspect="square") gives it again
-    with its sparse points and depth."""
+    with its depth; depth_range.npy keeps each capture's exact (near, far) and points.npy up to `points`
+    of its sparse points (NaN rows where it has fewer)."""
     from gqn.data.dataset import DatasetWriter, scene_seed
     from gqn.progress import Progress
 
     if scenes < 1 or views < 2 or not 8 <= size <= 1024:
         raise GQNError(f"need scenes >= 1, views >= 2 and 8 <= size <= 1024; got {scenes}, {views}, {size}")
-    args = {"kind": KIND, "scenes": scenes, "views": views, "size": size, "seed": seed}
-    writer = DatasetWriter(out, scenes, views, size, args)
+    args = {"kind": KIND, "scenes": scenes, "views": views, "size": size, "seed": seed, "points": points}
+    writer = DatasetWriter(out, scenes, views, size, args, extras=("depth_range", "points"))
     resumed_from, start = writer.done, time.perf_counter()
     with Progress(scenes, f"{KIND} captures", as_json, initial=writer.done) as progress:
         while writer.done < scenes:
-            capture = render_capture(scene_seed(seed, writer.done), views, size, aspect="square", points=0).views
-            writer.write(capture.images[None], capture.c2w[None], capture.intrinsics[None])
+            capture = render_capture(scene_seed(seed, writer.done), views, size, aspect="square", points=points).views
+            cloud = np.full((1, points, 3), np.nan, np.float32)
+            cloud[0, :len(capture.points)] = capture.points
+            writer.write(capture.images[None], capture.c2w[None], capture.intrinsics[None],
+                         depth_range=np.array([[capture.meta["near"], capture.meta["far"]]]), points=cloud)
             progress.update(1)
     seconds = time.perf_counter() - start
     writer.finish({"format": "procedural", **args, "seeds": "scene i: seed * 1000003 + i", "created_by": "gqn scenes"})
