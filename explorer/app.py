@@ -63,7 +63,7 @@ def load_session(paths: list[str], model_path: str | None) -> Session:
     model, path, why = loading.default_model(model_path)
     if model is None:
         raise GQNError(why)
-    session.set_model(model, path)
+    session.set_model(model, path, chosen=model_path is not None)
     if paths:
         opened = loading.open_paths(paths)
         if opened.unposed:
@@ -115,7 +115,7 @@ def populate(window, args: argparse.Namespace) -> bool:
     session.message(HINT)  # first, so that what follows (errors, offers) shows above it
     model, path, why = loading.default_model(args.model)
     if model is not None:
-        session.set_model(model, path)
+        session.set_model(model, path, chosen=args.model is not None)
     else:  # the scene still opens; the message offers another model
         session.message(why, "error" if args.model else "warning", "Open model…", window.open_model_dialog, topic="model")
     ok = model is not None or not args.model

@@ -10,9 +10,9 @@ from typing import Any
 
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
+from gqn.shipped import DEFAULT_MODEL
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-DEFAULT_MODEL = RESOURCES / "models" / "default"
 DEMO_SCENES = RESOURCES / "scenes"
 FALLBACK_KIND = "shepard-metzler-7"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}

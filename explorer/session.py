@@ -129,6 +129,7 @@ class Session:
         self.views: ViewSet | None = None
         self.model: Any = None                 # a gqn.GQN in eval mode, or None
         self.model_path: str | None = None
+        self.model_chosen = False              # a model the person opened stays; a shipped one follows the scene
         self.context: tuple[int, ...] = ()
         self.camera: ImaginedCamera | None = None
         self.home: ImaginedCamera | None = None  # where reset_camera() goes
@@ -148,6 +149,7 @@ class Session:
     def set_views(self, views: ViewSet, context: list[int] | None = None) -> None:
         """Show a new scene: default context spread over the views, the imagined camera on the
         first view left out of the context (so a true image to compare with is there at once)."""
+        self._follow_scene(views)
         self.views = views
         self._truth_scene = None
         self.center = scene_center(views)
@@ -168,9 +170,28 @@ class Session:
             self._move(ImaginedCamera.orbiting(self.center, cam.azimuth + 20.0, cam.elevation, cam.distance))
         self.home = self.camera
 
-    def set_model(self, model: Any, path: str | None) -> None:
-        self.model, self.model_path = model, path
+    def set_model(self, model: Any, path: str | None, chosen: bool = True) -> None:
+        """`chosen`: the person picked this model (it stays for every scene), not the app."""
+        self.model, self.model_path, self.model_chosen = model, path, chosen
         self.events.model.emit()
+
+    def _follow_scene(self, views: ViewSet) -> None:
+        """A shipped model nobody chose gives way to the shipped model that suits the scene: the photo
+        model for photos, the procedural default for procedural scenes."""
+        from explorer.loading import default_model
+        from gqn.shipped import shipped_model_for
+        if self.model_chosen or self.model is None:
+            return
+        path = shipped_model_for(views)
+        if self.model_path is not None and Path(self.model_path) == path:
+            return
+        model, path_text, why = default_model(path)
+        if model is None:
+            self.message(why, "warning", topic="model")
+            return
+        self.set_model(model, path_text, chosen=False)
+        kind = model.config.trained_on.get("kind", "its training scenes")
+        self.message(f"Using the shipped model {path.name} (trained on {kind}) for this scene.", topic="model")
 
     @property
     def is_procedural(self) -> bool:

@@ -36,7 +36,7 @@ METRICS = ["psnr_mean", "psnr_best", "ssim_mean", "ssim_best", "baseline_nearest
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model folder, or a training run (its latest checkpoint)")
+    parser.add_argument("--model", help="model folder, or a training run (its latest checkpoint); default: the shipped model that suits the scene (photo captures: resources/models/photo)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", help="dataset folder of held-out scenes (made by `gqn scenes`)")
     source.add_argument("--views", help="one capture (any format `gqn info` reads): its held-out photos are scored")
@@ -201,6 +201,9 @@ def run(args: argparse.Namespace) -> int:
     args.samples = 8 if args.samples is None else args.samples
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if args.model is None:   # datasets are procedural scenes
+        from gqn.shipped import DEFAULT_MODEL
+        args.model = str(DEFAULT_MODEL)
     model = load_model(args.model, device)
     dataset = SceneDataset(args.data)
     total, views = dataset.images.shape[:2]

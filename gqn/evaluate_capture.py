@@ -116,8 +116,11 @@ def run(args) -> int:
 
     if args.grid and Path(args.grid).suffix.lower() != ".png":
         raise GQNError(f"--grid {args.grid}: the grid is written as PNG; give a .png file name")
-    model = load_model(args.model)
+    from gqn.shipped import model_path
+
     views = load_views(args.views, scene=args.scene)
+    args.model = model_path(args.model, views)
+    model = load_model(args.model)
     held = held_out_indices(views.names, args.holdout_every, args.holdout_start)[0]
     with Progress(len(held), "evaluate", args.json) as progress:
         result, rows = evaluate_capture(model, views, args.holdout_every, args.holdout_start, args.size,

@@ -21,8 +21,15 @@ from gqn.data.normalize import SceneFrame, transform_views
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
 from gqn.metrics import psnr
-from gqn.nn.model import frame_for
+from gqn.shipped import model_path
+from gqn.nn.model import frame_for, model_points
 from gqn.train import BatchSampler, TrainingSession
+
+
+FIT_STEPS = 300
+TIMING_STEPS = 3   # forward/backward passes timed to size a schedule to --max-minutes
+TIME_MARGIN = 0.95  # of --max-minutes the sized schedule plans to use (checkpoints, the last validation)
+FIT_SIGMA = 0.7   # the likelihood's pixel noise for a model that does not record where its training ended
 
 
 @dataclass
@@ -33,18 +40,24 @@ class OneScene:
     c2w: np.ndarray
     intrinsics: np.ndarray
     path: str
+    points: np.ndarray | None = None    # [1,M,3] in model space, at most what predict reads
 
     @classmethod
-    def of(cls, views: ViewSet) -> "OneScene":
-        return cls(views.images[None], views.c2w[None], views.intrinsics[None], str(views.source))
+    def of(cls, views: ViewSet, frame: SceneFrame) -> "OneScene":
+        points = None   # views are in model space already: the identity puts the points there too
+        if views.points is not None and len(views.points):
+            points = model_points(views.points, SceneFrame.identity(frame.near, frame.far))[None].astype(np.float32)
+        return cls(views.images[None], views.c2w[None], views.intrinsics[None], str(views.source), points)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model folder or training run to start from")
+    parser.add_argument("--model", help="model folder or training run to start from; default: the shipped model "
+                        "that suits the scene (photo captures: resources/models/photo)")
     parser.add_argument("--views", required=True, help="the scene: any path `gqn info` reads")
     parser.add_argument("--scene", type=int, default=None, help="scene index, when --views is a dataset")
     parser.add_argument("--out", required=True, help="run folder for the fitted model")
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=None,
+                        help=f"training steps (default {FIT_STEPS}; with --max-minutes alone, as many as fit in that time)")
     parser.add_argument("--until", type=int, default=None, help="stop at this step (checkpoint written)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--holdout", type=int, default=2, help="views kept out of training to validate on")
@@ -55,6 +68,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-every", type=int, default=50)
     parser.add_argument("--log-every", type=int, default=5)
     parser.add_argument("--max-minutes", type=float, default=None)
+    parser.add_argument("--crop", type=int, default=None, help="train on random windows of this long side (pixels)")
+    parser.add_argument("--sigma", type=float, nargs=2, default=None, metavar=("START", "END"),
+                        help="pixel noise of the likelihood, annealed from START to END (default: where the "
+                             "model's training ended)")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--json", action="store_true", help="JSON lines on stdout")
 
@@ -81,8 +98,11 @@ def holdout_indices(count: int, holdout: int) -> np.ndarray:
 def run(args: argparse.Namespace) -> int:
     from gqn.data.load import load_views
 
-    config, weights = read_model_folder(args.model)
     views = load_views(args.views, scene=args.scene)
+    args.model = model_path(args.model, views)
+    config, weights = read_model_folder(args.model)
+    if args.sigma is None:
+        args.sigma = (config.trained_on.get("sigma", FIT_SIGMA),) * 2
     held = holdout_indices(len(views), args.holdout)
     train_views = views[np.setdiff1d(np.arange(len(views)), held)]
     held_views = views[held]
@@ -119,4 +139,33 @@ def run(args: argparse.Namespace) -> int:
         model.train()
         return {**{key: float(np.mean(values)) for key, values in scores.items()}, "validated_on": len(held_views)}
 
-    return session.optimise(BatchSampler(OneScene.of(placed), model.config, args.max_contexts, nearest=True), validate)
+    sampler = BatchSampler(OneScene.of(placed, frame), model.config, args.max_contexts, nearest=True, crop=session.config.crop)
+    if args.steps is None and not session.step:
+        session.config.steps = FIT_STEPS if args.max_minutes is None else sized_steps(
+            session, sampler, args.max_minutes, validate if len(held_views) else None)
+    return session.optimise(sampler, validate)
+
+
+def sized_steps(session: TrainingSession, sampler: BatchSampler, minutes: float, validate=None) -> int:
+    """How many steps end in `minutes` at the speed measured now: a few forward/backward passes on
+    batches from a generator of their own (the run's draws stay as they were; the gradients are
+    thrown away), plus one validation per checkpoint."""
+    import time
+
+    import torch
+    model, config = session.model, session.config
+    generator = torch.Generator().manual_seed(config.seed + 1)
+    seconds = []
+    for _ in range(TIMING_STEPS + 1):       # the first pass warms the allocator up
+        batch = sampler.draw(config.batch, generator)
+        start = time.perf_counter()
+        model(batch.context_images, batch.context_c2w, batch.context_intrinsics, batch.query_image, batch.query_c2w,
+              batch.query_intrinsics, config.sigma_end, batch.noise, batch.depth_range, batch.points)["loss"].backward()
+        seconds.append(time.perf_counter() - start)
+    model.zero_grad(set_to_none=True)
+    per_step = float(np.median(seconds[1:]))
+    if validate is not None:
+        start = time.perf_counter()
+        validate(0)
+        per_step += (time.perf_counter() - start) / config.checkpoint_every
+    return max(1, int(minutes * 60 * TIME_MARGIN / per_step))

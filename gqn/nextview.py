@@ -128,7 +128,7 @@ def rank_views(model: Any, views: ViewSet, count: int = 200, samples: int = 8, s
 # --- `gqn next-view` ------------------------------------------------------------------------------
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model folder, or a training run (its latest checkpoint)")
+    parser.add_argument("--model", help="model folder, or a training run (its latest checkpoint); default: the shipped model that suits the scene (photo captures: resources/models/photo)")
     parser.add_argument("--views", required=True, help="the capture: a scene in any supported format, or a dataset (see --scene)")
     parser.add_argument("--scene", type=int, default=None, help="which scene of a multi-scene dataset")
     parser.add_argument("--contexts", type=int, nargs="+", help="indices of the views the model is given (default: all); "
@@ -144,8 +144,10 @@ def run(args: argparse.Namespace) -> int:
     from gqn import load_model, load_views
     from gqn.progress import Progress, report
 
-    model = load_model(args.model)
+    from gqn.shipped import model_path
+
     capture = load_views(args.views, scene=args.scene)
+    model = load_model(model_path(args.model, capture))
     contexts = list(range(len(capture))) if args.contexts is None else args.contexts
     if not contexts or any(not 0 <= i < len(capture) for i in contexts):
         raise GQNError(f"{args.views}: --contexts must name views 0 to {len(capture) - 1}, got {contexts}")

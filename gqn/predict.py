@@ -22,7 +22,7 @@ from gqn.progress import report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model folder, or a training run (its latest checkpoint)")
+    parser.add_argument("--model", help="model folder, or a training run (its latest checkpoint); default: the shipped model that suits the scene (photo captures: resources/models/photo)")
     parser.add_argument("--views", required=True, help="a scene in any supported format, or a dataset (see --scene)")
     parser.add_argument("--scene", type=int, default=None, help="which scene of a multi-scene dataset")
     which = parser.add_mutually_exclusive_group()
@@ -63,9 +63,10 @@ def read_cameras(path: str) -> np.ndarray:
 
 def run(args: argparse.Namespace) -> int:
     from gqn import load_views
+    from gqn.shipped import model_path
 
-    model = load_model(args.model)
     views = load_views(args.views, scene=args.scene)
+    model = load_model(model_path(args.model, views))
     contexts = list(range(min(args.contexts_count, len(views)))) if args.contexts is None else args.contexts
     if not contexts or any(not 0 <= i < len(views) for i in contexts):
         raise GQNError(f"{args.views}: --contexts must name views 0 to {len(views) - 1}, got {contexts}")

@@ -154,3 +154,32 @@ def test_the_demo_scene_matches_the_kind_the_model_was_trained_on(tmp_path, monk
         views, note = loading.demo_views(trained_on(kind))
         assert views.meta["kind"] == kind and note is None
     assert loading.demo_views(None)[0].meta["kind"] == "rooms-ring"  # no model: the first by name
+
+
+@pytest.fixture
+def shipped(tmp_path, monkeypatch, model):
+    """Shipped default and photo models in a temporary resources folder (tiny, untrained)."""
+    import gqn.shipped
+    folders = {}
+    for name in ("default", "photo"):
+        folders[name] = model.save(tmp_path / name)
+    monkeypatch.setattr(gqn.shipped, "DEFAULT_MODEL", folders["default"])
+    monkeypatch.setattr(gqn.shipped, "PHOTO_MODEL", folders["photo"])
+    return folders
+
+
+def test_a_shipped_model_follows_the_scene_photos_get_the_photo_model(shipped, scene, photo_scene, model):
+    session = Session()
+    session.set_model(model, str(shipped["default"]), chosen=False)
+    session.set_views(photo_scene)
+    assert session.model_path == str(shipped["photo"]) and not session.model_chosen
+    assert any("photo" in m.text for m in session.messages)
+    session.set_views(scene)                       # a procedural scene: back to the default
+    assert session.model_path == str(shipped["default"])
+
+
+def test_a_model_the_person_chose_stays_for_every_scene(shipped, photo_scene, model):
+    session = Session()
+    session.set_model(model, "my-model")
+    session.set_views(photo_scene)
+    assert session.model_path == "my-model" and session.model_chosen
