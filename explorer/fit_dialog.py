@@ -35,21 +35,25 @@ class FitDialog(QDialog):
         self.model = QLineEdit(model)
         self.model.setToolTip("The model (or the run of an earlier fit) the fit starts from")
         self.steps = QSpinBox()
-        self.steps.setRange(1, 1_000_000)
-        self.steps.setValue(fitting.DEFAULT_STEPS)
+        self.steps.setRange(0, 1_000_000)
+        self.steps.setSpecialValueText("as many steps as fit in the time")   # 0: gqn fit sizes the schedule
+        self.steps.setValue(0)
         self.steps.setSuffix(" steps")
+        self.steps.setToolTip("Training steps; at the lowest value, as many as fit in the time budget "
+                              "(the schedule is sized to end then)")
         self.steps.valueChanged.connect(self._suggest_preview)
         self.budget = QCheckBox("Stop after")
         self.budget.setToolTip("A time budget: the fit stops (and keeps its checkpoint) when it runs out, "
                                "even before its steps are done")
+        self.budget.setChecked(True)
         self.minutes = QDoubleSpinBox()
         self.minutes.setRange(0.1, 24 * 60)
-        self.minutes.setValue(5.0)
+        self.minutes.setValue(fitting.DEFAULT_MINUTES)
         self.minutes.setSuffix(" min")
-        self.minutes.setEnabled(False)
         self.budget.toggled.connect(self.minutes.setEnabled)
         self.preview = QSpinBox()
-        self.preview.setRange(1, 1_000_000)
+        self.preview.setRange(0, 1_000_000)
+        self.preview.setSpecialValueText(f"{fitting.CHECKPOINTS_SHOWN} times in the run")
         self.preview.setSuffix(" steps")
         self.preview.setToolTip("A checkpoint this often: each one is shown in the Generated panel and scored "
                                 "on the held-out photos")
@@ -85,7 +89,7 @@ class FitDialog(QDialog):
         return row
 
     def _suggest_preview(self, steps: int) -> None:
-        self.preview.setValue(max(1, steps // fitting.CHECKPOINTS_SHOWN))
+        self.preview.setValue(steps // fitting.CHECKPOINTS_SHOWN)   # 0: CHECKPOINTS_SHOWN in the run
 
     def _browse_model(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Start from a model folder or fit run", self.model.text())
@@ -109,7 +113,10 @@ class FitDialog(QDialog):
         if out.exists() and any(out.iterdir()):
             raise GQNError(f"{out}: already holds files; choose a new folder")
         minutes = self.minutes.value() if self.budget.isChecked() else None
-        return FitOptions(str(model), out, self.steps.value(), minutes, self.preview.value(), self.holdout.value())
+        if not self.steps.value() and minutes is None:
+            raise GQNError("give the fit a number of steps or a time budget")
+        return FitOptions(str(model), out, self.steps.value() or None, minutes, self.preview.value() or None,
+                          self.holdout.value())
 
     def accept(self) -> None:
         try:

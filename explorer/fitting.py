@@ -12,6 +12,7 @@ from gqn.data.viewset import ViewSet
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 DEFAULT_STEPS = 300
+DEFAULT_MINUTES = 10.0   # a fit's default: as many steps as fit in 10 minutes (`gqn fit --max-minutes` sizes them)
 CHECKPOINTS_SHOWN = 10   # a run of N steps checkpoints (and refreshes the Generated view) about this often
 
 
@@ -19,16 +20,20 @@ CHECKPOINTS_SHOWN = 10   # a run of N steps checkpoints (and refreshes the Gener
 class FitOptions:
     model: str                     # model folder or run to start from
     out: Path                      # the new run folder
-    steps: int = DEFAULT_STEPS
+    steps: int | None = DEFAULT_STEPS  # None: as many as fit in `minutes`
     minutes: float | None = None   # stop after this long (with a checkpoint) even before `steps`
-    preview_every: int = DEFAULT_STEPS // CHECKPOINTS_SHOWN  # steps between checkpoints = live refreshes
+    preview_every: int | None = DEFAULT_STEPS // CHECKPOINTS_SHOWN  # steps between checkpoints = live refreshes
     holdout: int = 2               # views kept out of training; the curve is their PSNR
 
     def args(self, scene: list[str]) -> list[str]:
-        """The child process's arguments for `python`: `-m gqn fit …` on `scene` (see scene_args)."""
-        args = ["-m", "gqn", "fit", "--model", str(self.model), *scene, "--out", str(self.out),
-                "--steps", str(self.steps), "--checkpoint-every", str(max(1, self.preview_every)),
-                "--holdout", str(self.holdout), "--json"]
+        """The child process's arguments for `python`: `-m gqn fit …` on `scene` (see scene_args).
+        Without steps (or a preview interval) `gqn fit` sizes them to the minutes."""
+        args = ["-m", "gqn", "fit", "--model", str(self.model), *scene, "--out", str(self.out)]
+        if self.steps:
+            args += ["--steps", str(self.steps)]
+        if self.preview_every:
+            args += ["--checkpoint-every", str(max(1, self.preview_every))]
+        args += ["--holdout", str(self.holdout), "--json"]
         return args + (["--max-minutes", f"{self.minutes:g}"] if self.minutes else [])
 
 

@@ -27,6 +27,7 @@ from gqn.train import BatchSampler, TrainingSession
 
 
 FIT_STEPS = 300
+FIT_CHECKPOINTS = 10   # checkpoints (validations, app previews) in a run unless --checkpoint-every says otherwise
 TIMING_STEPS = 3   # forward/backward passes timed to size a schedule to --max-minutes
 TIME_MARGIN = 0.95  # of --max-minutes the sized schedule plans to use (checkpoints, the last validation)
 FIT_SIGMA = 0.7   # the likelihood's pixel noise for a model that does not record where its training ended
@@ -65,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--samples", type=int, default=4, help="prior samples per held-out view when validating")
-    parser.add_argument("--checkpoint-every", type=int, default=50)
+    parser.add_argument("--checkpoint-every", type=int, default=None,
+                        help=f"steps between checkpoints (each validated; default: {FIT_CHECKPOINTS} in the run)")
     parser.add_argument("--log-every", type=int, default=5)
     parser.add_argument("--max-minutes", type=float, default=None)
     parser.add_argument("--crop", type=int, default=None, help="train on random windows of this long side (pixels)")
@@ -142,14 +144,18 @@ def run(args: argparse.Namespace) -> int:
     sampler = BatchSampler(OneScene.of(placed, frame), model.config, args.max_contexts, nearest=True, crop=session.config.crop)
     if args.steps is None and not session.step:
         session.config.steps = FIT_STEPS if args.max_minutes is None else sized_steps(
-            session, sampler, args.max_minutes, validate if len(held_views) else None)
+            session, sampler, args.max_minutes, validate if len(held_views) else None, args.checkpoint_every)
+    if args.checkpoint_every is None and not session.step:
+        session.config.checkpoint_every = max(1, session.config.steps // FIT_CHECKPOINTS)
     return session.optimise(sampler, validate)
 
 
-def sized_steps(session: TrainingSession, sampler: BatchSampler, minutes: float, validate=None) -> int:
+def sized_steps(session: TrainingSession, sampler: BatchSampler, minutes: float, validate=None,
+                checkpoint_every: int | None = None) -> int:
     """How many steps end in `minutes` at the speed measured now: a few forward/backward passes on
     batches from a generator of their own (the run's draws stay as they were; the gradients are
-    thrown away), plus one validation per checkpoint."""
+    thrown away), plus one validation per checkpoint (every `checkpoint_every` steps, or
+    FIT_CHECKPOINTS in the run)."""
     import time
 
     import torch
@@ -163,9 +169,13 @@ def sized_steps(session: TrainingSession, sampler: BatchSampler, minutes: float,
               batch.query_intrinsics, config.sigma_end, batch.noise, batch.depth_range, batch.points)["loss"].backward()
         seconds.append(time.perf_counter() - start)
     model.zero_grad(set_to_none=True)
-    per_step = float(np.median(seconds[1:]))
+    per_step, budget = float(np.median(seconds[1:])), minutes * 60 * TIME_MARGIN
     if validate is not None:
         start = time.perf_counter()
         validate(0)
-        per_step += (time.perf_counter() - start) / config.checkpoint_every
-    return max(1, int(minutes * 60 * TIME_MARGIN / per_step))
+        validation = time.perf_counter() - start
+        if checkpoint_every is None:
+            budget -= FIT_CHECKPOINTS * validation
+        else:
+            per_step += validation / checkpoint_every
+    return max(1, int(budget / per_step))

@@ -235,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
 
 def train_config_from(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(steps=args.steps or TrainConfig.steps, batch=args.batch, max_contexts=args.max_contexts, lr_start=args.lr,
-                       lr_end=args.lr / 10, seed=args.seed, checkpoint_every=args.checkpoint_every,
+                       lr_end=args.lr / 10, seed=args.seed, checkpoint_every=args.checkpoint_every or TrainConfig.checkpoint_every,
                        log_every=args.log_every, max_minutes=args.max_minutes, crop=args.crop,
                        sigma_start=args.sigma[0], sigma_end=args.sigma[1])
 

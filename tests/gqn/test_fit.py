@@ -51,3 +51,17 @@ def test_fit_refuses_a_scene_too_small_to_hold_out(trained, tmp_path, capsys):
                  "--out", str(tmp_path / "f"), "--holdout", "9"])
     assert code == 2
     assert "at least 2" in capsys.readouterr().err
+
+
+def test_max_minutes_alone_sizes_the_schedule_to_end_in_that_time(trained, tmp_path, capsys):
+    """No --steps: the steps are measured to fit the minutes, and the run checkpoints ten times."""
+    assert main(["fit", "--model", str(trained / "run"), "--views", str(trained / "other"), "--scene", "1",
+                 "--out", str(tmp_path / "sized"), "--batch", "2", "--holdout", "0", "--max-minutes", "0.05",
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.splitlines()[-1])
+    run = tmp_path / "sized"
+    info = json.loads((run / (run / "latest").read_text().strip() / "train.json").read_text())
+    steps = info["train"]["steps"]
+    assert steps != 300 and steps >= 1                          # sized, not the fixed default
+    assert info["train"]["checkpoint_every"] == max(1, steps // 10)
+    assert result["stopped"] in ("done", "max-minutes") and result["step"] >= 1
