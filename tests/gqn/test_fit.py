@@ -65,3 +65,14 @@ def test_max_minutes_alone_sizes_the_schedule_to_end_in_that_time(trained, tmp_p
     assert steps != 300 and steps >= 1                          # sized, not the fixed default
     assert info["train"]["checkpoint_every"] == max(1, steps // 10)
     assert result["stopped"] in ("done", "max-minutes") and result["step"] >= 1
+
+
+def test_fit_can_hold_out_exactly_the_photos_evaluate_scores(trained, tmp_path, capsys):
+    from gqn import load_views
+    from gqn.evaluate_capture import held_out_indices
+    assert fit(trained, tmp_path / "fair", "--holdout-every", "4", "--holdout-start", "1", "--until", "2") == 0
+    result = json.loads(capsys.readouterr().out.splitlines()[-1])
+    views = load_views(trained / "other", scene=1)
+    held = held_out_indices(views.names, 4, 1)[0]
+    assert result["validated_on"] == len(held) and 0 < len(held) < len(views)
+    assert load_model(tmp_path / "fair").config.trained_on["fitted_views"] == len(views) - len(held)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import gqn.cli
+from gqn.errors import GQNError
 from gqn import camera, load_views
 from gqn.data.dataset import SceneDataset
 from gqn.scenes import photo_render as pr
@@ -156,8 +157,18 @@ def test_cli_writes_a_photo_world_dataset_and_a_capture(tmp_path, capsys):
                          "--out", str(tmp_path / "data"), "--json"]) == 0
     dataset = SceneDataset(tmp_path / "data")
     assert dataset.images.shape == (2, 3, 32, 32, 3) and dataset.meta["kind"] == "photo-world"
-    again = photo_world.render_capture(dataset.scene(1).meta["seed"], 3, 32, aspect="square", points=0).views
+    again = photo_world.render_capture(dataset.scene(1).meta["seed"], 3, 32, aspect="square",
+                                       points=dataset.meta["points"]).views
     assert np.array_equal(dataset.images[1], again.images)
+    # What training samples at: each capture's exact depth range, and its sparse points (NaN rows pad them).
+    assert np.allclose(dataset.depth_range[1], [again.meta["near"], again.meta["far"]])
+    stored = dataset.points[1][np.isfinite(dataset.points[1]).all(1)]
+    assert 0 < len(stored) <= dataset.meta["points"] and np.allclose(stored, again.points[:len(stored)])
+    ranges = np.load(tmp_path / "data" / "depth_range.npy")
+    ranges[0] = [2.0, 1.0]                                   # far before near: refused with the file's name
+    np.save(tmp_path / "data" / "depth_range.npy", ranges)
+    with pytest.raises(GQNError, match="depth_range.npy: scene 0"):
+        SceneDataset(tmp_path / "data")
     assert gqn.cli.main(["scenes", "capture", "--seed", "2", "--views", "20", "--size", "40", "--aspect", "portrait",
                          "--fov", "70", "--out", str(tmp_path / "cap")]) == 0
     views = load_views(tmp_path / "cap")
