@@ -26,13 +26,19 @@ KEYS = ("psnr_mean", "ssim_mean", "baseline_nearest_psnr", "baseline_ibr_psnr", 
         "seconds_per_view_model", "seconds_encode")
 
 
-def captures(paths: list[str], seeds: list[int]):
+def captures(paths: list[str], seeds: list[int], points: bool = True):
+    """(name, views) of each capture; without `points`, their sparse points are dropped (the model and
+    the sparse-depth baseline then do without)."""
     from gqn.scenes import photo_world
-    for path in paths:
-        yield Path(path).name, load_views(path)
+    named = [(Path(path).name, load_views(path)) for path in paths]
     for seed in seeds:
         capture = photo_world.render_capture(seed, size=256)
-        yield f"photo-world:{seed} ({capture.views.meta['setting']}, {capture.views.meta['layout']})", capture.views
+        named.append((f"photo-world:{seed} ({capture.views.meta['setting']}, {capture.views.meta['layout']})",
+                      capture.views))
+    for name, views in named:
+        if not points:
+            views.points = views.point_colors = None
+        yield name, views
 
 
 def main() -> None:
@@ -41,10 +47,11 @@ def main() -> None:
     parser.add_argument("captures", nargs="*", help="capture folders")
     parser.add_argument("--rendered", type=int, nargs="*", default=[], help="photo-world capture seeds to render")
     parser.add_argument("--grids", help="folder for one evaluation grid per capture")
+    parser.add_argument("--no-points", action="store_true", help="drop the captures' sparse points (an ablation)")
     args = parser.parse_args()
     model = load_model(args.model)
     rows = []
-    for name, views in captures(args.captures, args.rendered):
+    for name, views in captures(args.captures, args.rendered, not args.no_points):
         start = time.perf_counter()
         result, grid = evaluate_capture(model, views)
         row = {"capture": name, "views": len(views), **{k: round(result[k], 4) for k in KEYS if k in result},
@@ -55,7 +62,7 @@ def main() -> None:
             write_grid(grid, Path(args.grids) / f"{name.split()[0].replace(':', '-')}.png",
                        f"{Path(args.model).name} on {name}")
     margin = [r["psnr_mean"] - r["baseline_best_classical_psnr"] for r in rows]
-    print(json.dumps({"summary": True, "model": args.model, "captures": len(rows),
+    print(json.dumps({"summary": True, "model": args.model, "captures": len(rows), "points": not args.no_points,
                       "psnr_mean": round(float(np.mean([r["psnr_mean"] for r in rows])), 3),
                       "ssim_mean": round(float(np.mean([r["ssim_mean"] for r in rows])), 4),
                       "best_classical_psnr": round(float(np.mean([r["baseline_best_classical_psnr"] for r in rows])), 3),
