@@ -25,6 +25,7 @@ from gqn.grid import heatmap, image_grid
 from gqn.metrics import psnr, ssim
 from gqn.nn.model import GQN, images_to_tensor, load_model, tensor_to_images
 from gqn.progress import Progress, report
+from gqn.shipped import MODEL_HELP
 
 KL_SIGMA = 0.7        # the likelihood σ at the end of training: KL and NLL are reported at it
 GRID_SCENES = 8
@@ -36,7 +37,7 @@ METRICS = ["psnr_mean", "psnr_best", "ssim_mean", "ssim_best", "baseline_nearest
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", help="model folder, or a training run (its latest checkpoint); default: the shipped model that suits the scene (photo captures: resources/models/photo)")
+    parser.add_argument("--model", help=MODEL_HELP)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", help="dataset folder of held-out scenes (made by `gqn scenes`)")
     source.add_argument("--views", help="one capture (any format `gqn info` reads): its held-out photos are scored")

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import time
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from gqn.baselines import nearest_photo, plane_sweep
 from gqn.checkpoint import read_model_folder
@@ -23,7 +25,7 @@ from gqn.errors import GQNError
 from gqn.evaluate_capture import held_out_indices
 from gqn.metrics import psnr
 from gqn.shipped import model_path
-from gqn.nn.model import frame_for, model_points
+from gqn.nn.model import frame_for, input_points
 from gqn.train import BatchSampler, TrainingSession
 
 
@@ -47,10 +49,10 @@ class OneScene:
     points: np.ndarray | None = None    # [1,M,3] in model space, at most what predict reads
 
     @classmethod
-    def of(cls, views: ViewSet, frame: SceneFrame) -> "OneScene":
-        points = None   # views are in model space already: the identity puts the points there too
+    def of(cls, views: ViewSet) -> "OneScene":
+        points = None   # the views (and so their points) are in model space already
         if views.points is not None and len(views.points):
-            points = model_points(views.points, SceneFrame.identity(frame.near, frame.far))[None].astype(np.float32)
+            points = input_points(views.points)[None].astype(np.float32)
         return cls(views.images[None], views.c2w[None], views.intrinsics[None], str(views.source), points)
 
 
@@ -153,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         model.train()
         return {**{key: float(np.mean(values)) for key, values in scores.items()}, "validated_on": len(held_views)}
 
-    sampler = BatchSampler(OneScene.of(placed, frame), model.config, args.max_contexts, nearest=True, crop=session.config.crop)
+    sampler = BatchSampler(OneScene.of(placed), model.config, args.max_contexts, nearest=True, crop=session.config.crop)
     if args.steps is None and not session.step:
         session.config.steps = FIT_STEPS if args.max_minutes is None else sized_steps(
             session, sampler, args.max_minutes, validate if len(held_views) else None, args.checkpoint_every)
@@ -168,9 +170,6 @@ def sized_steps(session: TrainingSession, sampler: BatchSampler, minutes: float,
     batches from a generator of their own (the run's draws stay as they were; the gradients are
     thrown away), plus one validation per checkpoint (every `checkpoint_every` steps, or
     FIT_CHECKPOINTS in the run)."""
-    import time
-
-    import torch
     model, config = session.model, session.config
     generator = torch.Generator().manual_seed(config.seed + 1)
     seconds = []

@@ -21,6 +21,7 @@ from gqn import camera
 from gqn.data.normalize import scene_centre
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
+from gqn.shipped import MODEL_HELP, model_path
 
 MAX_ELEVATION_DEG = 75.0  # as the procedural cameras: near the poles a camera's roll is undefined
 HORIZON_DEG = 10.0        # a camera this far below (above) the centre makes the whole lower (upper) half count
@@ -128,7 +129,7 @@ def rank_views(model: Any, views: ViewSet, count: int = 200, samples: int = 8, s
 # --- `gqn next-view` ------------------------------------------------------------------------------
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", help="model folder, or a training run (its latest checkpoint); default: the shipped model that suits the scene (photo captures: resources/models/photo)")
+    parser.add_argument("--model", help=MODEL_HELP)
     parser.add_argument("--views", required=True, help="the capture: a scene in any supported format, or a dataset (see --scene)")
     parser.add_argument("--scene", type=int, default=None, help="which scene of a multi-scene dataset")
     parser.add_argument("--contexts", type=int, nargs="+", help="indices of the views the model is given (default: all); "
@@ -143,8 +144,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from gqn import load_model, load_views
     from gqn.progress import Progress, report
-
-    from gqn.shipped import model_path
 
     capture = load_views(args.views, scene=args.scene)
     model = load_model(model_path(args.model, capture))

@@ -19,10 +19,11 @@ from gqn.grid import image_grid
 from gqn.data.images import fit_image, working_size
 from gqn.nn.model import load_model
 from gqn.progress import report
+from gqn.shipped import MODEL_HELP, model_path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", help="model folder, or a training run (its latest checkpoint); default: the shipped model that suits the scene (photo captures: resources/models/photo)")
+    parser.add_argument("--model", help=MODEL_HELP)
     parser.add_argument("--views", required=True, help="a scene in any supported format, or a dataset (see --scene)")
     parser.add_argument("--scene", type=int, default=None, help="which scene of a multi-scene dataset")
     which = parser.add_mutually_exclusive_group()
@@ -63,7 +64,6 @@ def read_cameras(path: str) -> np.ndarray:
 
 def run(args: argparse.Namespace) -> int:
     from gqn import load_views
-    from gqn.shipped import model_path
 
     views = load_views(args.views, scene=args.scene)
     model = load_model(model_path(args.model, views))

@@ -15,6 +15,8 @@ from gqn.data.viewset import PROCEDURAL_FORMATS, ViewSet
 MODELS = Path(__file__).resolve().parent.parent / "resources" / "models"
 DEFAULT_MODEL = MODELS / "default"
 PHOTO_MODEL = MODELS / "photo"
+MODEL_HELP = ("model folder, or a training run (its latest checkpoint); default: the shipped model that suits "
+              "the scene (photo captures: resources/models/photo)")
 
 
 def is_photo_capture(views: ViewSet) -> bool:

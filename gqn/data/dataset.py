@@ -36,12 +36,12 @@ ARRAYS = {"images": np.uint8, "c2w": np.float64, "intrinsics": np.float64}
 # Optional arrays, written by renderers that know them (the photo world): name -> (dtype, shape after the scene axis).
 DEPTH_RANGE, POINTS = "depth_range", "points"
 MAX_POINTS = 1_000_000
+PROGRESS_FILE = "progress.json"
+VALIDATE_CHUNK = 4096  # scenes per block when checking cameras, so memory stays bounded
 
 
 def extra_shapes(meta: dict[str, Any]) -> dict[str, tuple[Any, tuple[int, ...]]]:
     return {DEPTH_RANGE: (np.float64, (2,)), POINTS: (np.float32, (int(meta.get(POINTS) or 0), 3))}
-PROGRESS_FILE = "progress.json"
-VALIDATE_CHUNK = 4096  # scenes per block when checking cameras, so memory stays bounded
 
 
 def scene_seed(seed: int, index: int) -> int:

@@ -77,14 +77,15 @@ def along_rays(maps: torch.Tensor, context, query_c2w: torch.Tensor, query_intri
                height: int, width: int, depths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Sample context maps [B,K,C,h',w'] where the depths ([B,1,D] or [B,P,D]) of each ray of a
     height×width query grid project: the samples [B,K,C,P,D] (zero where a view does not see the
-    point), their mean over the views that see each point [B,C,P,D], and which views do [B,K,P,D]."""
+    point), their mean over the views that see each point [B,C,P,D], which views do [B,K,P,D] and
+    how many [B,1,P,D]."""
     batch, views = maps.shape[:2]
     origin, directions = query_rays(query_c2w.float(), query_intrinsics.float(), height, width)
     uv, seen = project_rays(origin, directions, depths, context.c2w.float(), context.intrinsics.float())
     sampled = F.grid_sample(maps.float().flatten(0, 1), (uv * 2 - 1).flatten(0, 1), align_corners=False)
     sampled = sampled.unflatten(0, (batch, views))                                          # [B,K,C,P,D]
     count = seen.sum(1, keepdim=True, dtype=torch.float32)
-    return sampled, sampled.sum(1) / count.clamp_min(1), seen
+    return sampled, sampled.sum(1) / count.clamp_min(1), seen, count
 
 
 def disparities(depth_range: torch.Tensor | None, default: torch.Tensor, batch: int) -> torch.Tensor:
@@ -124,9 +125,8 @@ class EpipolarAttention(nn.Module):
         height, width = grid
         disparity = disparities(context.depth_range, self.disparity, batch)                   # [B,D]
         with torch.autocast(device_type=query_c2w.device.type, enabled=False):
-            sampled, mean, seen = along_rays(context.features, context, query_c2w, query_intrinsics,
-                                             height, width, 1.0 / disparity[:, None])
-            count = seen.sum(1, keepdim=True, dtype=torch.float32)
+            sampled, mean, _, count = along_rays(context.features, context, query_c2w, query_intrinsics,
+                                                 height, width, 1.0 / disparity[:, None])
             squares = (sampled * sampled).sum(1)                                                 # unseen samples are 0
             variance = (squares / count.clamp_min(1) - mean ** 2).clamp_min(0)
             relative = (disparity / disparity[:, :1])[:, None, None].expand(batch, 1, mean.shape[2], -1)
@@ -150,6 +150,6 @@ class EpipolarAttention(nn.Module):
         disparity = F.interpolate(disparity, size=(height, width), mode="bilinear", align_corners=False)
         depth = 1.0 / disparity.reshape(batch, height * width, 1)
         with torch.autocast(device_type=query_c2w.device.type, enabled=False):
-            _, colour, seen = along_rays(context.images, context, query_c2w, query_intrinsics, height, width, depth)
-        seen = seen.sum(1, keepdim=True, dtype=torch.float32) / context.images.shape[1]
+            _, colour, _, count = along_rays(context.images, context, query_c2w, query_intrinsics, height, width, depth)
+        seen = count / context.images.shape[1]
         return torch.cat([colour, seen], 1).reshape(batch, PIXEL_CHANNELS, height, width)

@@ -111,14 +111,14 @@ def frame_for(views: ViewSet, config: ModelConfig) -> SceneFrame:
     return scene_frame(views, config.trained_on.get("camera_radius") or 1.0)
 
 
-def model_points(points: np.ndarray, frame: SceneFrame, most: int = POINTS_INPUT) -> np.ndarray:
-    """A capture's sparse points [M,3] in model space, at most `most` of them (an even, fixed
+def input_points(points: np.ndarray, most: int = POINTS_INPUT) -> np.ndarray:
+    """The finite ones of a capture's sparse points [M,3], at most `most` of them (an even, fixed
     draw): the sweep was trained on captures of about that many."""
     points = np.asarray(points, np.float64)
     points = points[np.isfinite(points).all(1)]
     if len(points) > most:
         points = points[np.random.default_rng(0).choice(len(points), most, replace=False)]
-    return points @ frame.transform[:3, :3].T + frame.transform[:3, 3]
+    return points
 
 
 def radius_of(encoding: Encoding) -> float:
@@ -305,7 +305,8 @@ class GQN(nn.Module):
             return Encoding(per_view, c2w, intrinsics, frame, views.size)
         points = None
         if self.config.representation == "sweep" and views.points is not None and len(views.points):
-            points = torch.as_tensor(model_points(views.points, frame), dtype=torch.float32, device=device)[None]
+            points = input_points(views.points) @ frame.transform[:3, :3].T + frame.transform[:3, 3]
+            points = torch.as_tensor(points, dtype=torch.float32, device=device)[None]
         return Encoding(per_view, c2w, intrinsics, frame, views.size, features, images, points)
 
     def sample_views(self, encoding: Encoding, query_c2w: np.ndarray, samples: int = 8, seed: int = 0,

@@ -76,7 +76,7 @@ class DepthSweep(nn.Module):
                                                mode="bilinear", align_corners=False)
             expected = upsample((weights * disparity[:, None]).sum(-1)).reshape(batch, height * width, 1)
             view_weight = upsample((blend * weights[:, None]).sum(-1)).reshape(batch, views, -1)   # [B,K,P]
-            sampled, _, seen = along_rays(context.images, context, query_c2w, query_intrinsics, height, width,
+            sampled, _, seen, _ = along_rays(context.images, context, query_c2w, query_intrinsics, height, width,
                                           1.0 / expected.clamp_min(1e-6))                          # [B,K,3,P,1]
             weight = view_weight * seen[..., 0]
             total = weight.sum(1)                                                                  # [B,P]
@@ -94,9 +94,8 @@ class DepthSweep(nn.Module):
         batch, views = context.images.shape[:2]
         disparity = disparities(context.depth_range, self.disparity, batch)                # [B,D]
         maps = torch.cat([context.images.float(), context.features.float()], 2)
-        sampled, mean, seen = along_rays(maps, context, query_c2w, query_intrinsics, height, width,
-                                         1.0 / disparity[:, None])                         # [B,K,C,P,D], [B,C,P,D]
-        count = seen.sum(1, keepdim=True, dtype=torch.float32)                             # [B,1,P,D]
+        sampled, mean, seen, count = along_rays(maps, context, query_c2w, query_intrinsics, height, width,
+                                                1.0 / disparity[:, None])                  # [B,K,C,P,D], [B,C,P,D]
         apart = sampled - mean[:, None]
         apart.square_()
         apart.masked_fill_(~seen[:, :, None], 0.0)                                         # [B,K,C,P,D]

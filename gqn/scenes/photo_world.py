@@ -524,13 +524,13 @@ def write_dataset(out: str | Path, scenes: int, views: int, size: int, seed: int
     scene_seed(seed, i): render_capture(that seed, views, size, aspect="square") gives it again
     with its depth; depth_range.npy keeps each capture's exact (near, far) and points.npy up to `points`
     of its sparse points (NaN rows where it has fewer)."""
-    from gqn.data.dataset import DatasetWriter, scene_seed
+    from gqn.data.dataset import DEPTH_RANGE, POINTS, DatasetWriter, scene_seed
     from gqn.progress import Progress
 
     if scenes < 1 or views < 2 or not 8 <= size <= 1024:
         raise GQNError(f"need scenes >= 1, views >= 2 and 8 <= size <= 1024; got {scenes}, {views}, {size}")
     args = {"kind": KIND, "scenes": scenes, "views": views, "size": size, "seed": seed, "points": points}
-    writer = DatasetWriter(out, scenes, views, size, args, extras=("depth_range", "points"))
+    writer = DatasetWriter(out, scenes, views, size, args, extras=(DEPTH_RANGE, POINTS))
     resumed_from, start = writer.done, time.perf_counter()
     with Progress(scenes, f"{KIND} captures", as_json, initial=writer.done) as progress:
         while writer.done < scenes:
