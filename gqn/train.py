@@ -13,6 +13,7 @@ import json
 import math
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,6 +196,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crop", type=int, default=None,
                         help="train on random windows of the query, this many pixels on the long side")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    parser.add_argument("--init", default=None, metavar="MODEL",
+                        help="start from this model folder's weights; parts the preset adds start fresh "
+                             "(so a grown model starts as the one it grew from)")
     parser.add_argument("--fp32", action="store_true", help="turn bf16 autocast off")
     parser.add_argument("--json", action="store_true", help="JSON lines on stdout")
 
@@ -223,7 +227,8 @@ def run(args: argparse.Namespace) -> int:
         config.epipolar_near, config.epipolar_far = depth_range(config.trained_on["kind"], config.trained_on["camera_radius"])
         return config
 
-    session = TrainingSession.start(args, new_config, initial_weights=None)
+    initial = read_model_folder(args.init)[1] if args.init else None
+    session = TrainingSession.start(args, new_config, initial_weights=initial)
     if session.step == 0:
         session.model.data_mean.copy_(dataset_mean_image(dataset, session.model.config.image_size))
     config = session.model.config
@@ -231,6 +236,20 @@ def run(args: argparse.Namespace) -> int:
     # from any of their few views.
     return session.optimise(BatchSampler(dataset, config, session.config.max_contexts,
                                          nearest=dataset.meta.get("kind") == PHOTO_WORLD, crop=session.config.crop))
+
+
+def _load_weights(model: GQN, weights: dict[str, torch.Tensor]) -> None:
+    """Weights into the model; parameters they lack keep their initialisation (reported), anything
+    else that does not fit is an error."""
+    mine = model.state_dict()
+    unexpected = sorted(set(weights) - set(mine))
+    wrong = sorted(k for k in set(weights) & set(mine) if weights[k].shape != mine[k].shape)
+    if unexpected or wrong:
+        raise GQNError(f"the starting weights do not fit this model (unexpected {unexpected[:3]}, "
+                       f"wrong shape {wrong[:3]}); is --init a model of another preset?")
+    missing = model.load_state_dict(weights, strict=False).missing_keys
+    if missing:
+        print(f"new parameters start fresh: {', '.join(missing)}", file=sys.stderr)
 
 
 def train_config_from(args: argparse.Namespace) -> TrainConfig:
@@ -276,7 +295,7 @@ class TrainingSession:
         torch.manual_seed(train_config.seed)  # the initial weights
         model = GQN(config)
         if weights is not None:
-            model.load_state_dict(weights)
+            _load_weights(model, weights)
         model.to(device)
         generator = torch.Generator().manual_seed(train_config.seed)
         optimizer = torch.optim.Adam(model.parameters(), lr=train_config.lr_start)

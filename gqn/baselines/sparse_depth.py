@@ -2,8 +2,7 @@
 
 Why: structure from motion leaves a few thousand surface points behind, and on real captures the
 depth they give is often better than what a plane sweep finds (../shared/GQN-NOTES.md). Steps:
-1. Project the points into the query; drop those hidden behind nearer points of the same coarse
-   cell (a z-buffer at about twice the points' spacing).
+1. Project the points into the query, keeping those no nearer point hides (gqn.nn.points).
 2. Densify: each pixel takes its `CANDIDATES` nearest projected points' depths as candidates and
    keeps the one whose colours agree best across the k nearest photos (variance over a 3×3
    window, a small preference for nearer points) — so depth edges follow the photos instead of
@@ -18,17 +17,15 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.spatial import cKDTree
 from torch.nn import functional as F
 
 from gqn.baselines.nearest import capture_radius, nearest_views
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
 from gqn.nn.epipolar import query_rays
+from gqn.nn.points import nearest_point_depths
 
 CANDIDATES = 6         # nearest projected points whose depths each pixel chooses from
-VISIBILITY_CELLS = 2.0  # z-buffer cell size in point spacings
-OCCLUSION_MARGIN = 0.05  # a point more than this fraction behind its cell's nearest is hidden
 ANGLE_SCALE = np.deg2rad(10.0)
 COLOUR_SCALE = 0.1     # colour disagreement (0..1 units) at which a photo's weight falls by e
 
@@ -50,39 +47,18 @@ def sparse_depth_render(views: ViewSet, query_c2w: np.ndarray, query_intrinsics:
     photo_intrinsics = torch.as_tensor(views.intrinsics[chosen], dtype=torch.float32)
     normalised = torch.as_tensor(np.asarray(query_intrinsics, np.float32))[None]
     rays = query_rays(query_c2w[None], normalised, height, width)[1][0].reshape(height, width, 3)  # world, z = 1
-    candidates, distance = _candidate_depths(torch.as_tensor(views.points, dtype=torch.float32), query_c2w,
-                                             intrinsics, height, width)                   # [C,H,W]
+    candidates, distance, _ = nearest_point_depths(torch.as_tensor(views.points, dtype=torch.float32)[None],
+                                                   query_c2w[None], normalised, height, width, CANDIDATES)
+    found = int(torch.isfinite(candidates[0, 0]).sum())
+    if found == 0:
+        raise GQNError("none of the capture's sparse points project into the query view; its depth is unknown")
+    candidates, distance = (x[0, :, :found].T.reshape(-1, height, width) for x in (candidates, distance))  # [C,H,W]
     cost = torch.stack([_colour_cost(photos, photo_c2w, photo_intrinsics, query_c2w, rays, d) for d in candidates])
     cost = cost + 0.002 * distance                                                        # ties go to nearer points
     depth = torch.gather(candidates, 0, cost.argmin(0, keepdim=True))[0]
     colours, weights = _warp(photos, photo_c2w, photo_intrinsics, query_c2w, rays, depth)
     image = (colours * weights[:, None]).sum(0) / weights.sum(0).clamp_min(1e-8)
     return (image.permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
-
-
-def _candidate_depths(points: torch.Tensor, c2w: torch.Tensor, intrinsics: torch.Tensor, height: int, width: int
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Depths of each pixel's CANDIDATES nearest visible projected points [C,H,W] and their pixel distances."""
-    fx, fy, cx, cy = intrinsics
-    cam = (points - c2w[:3, 3]) @ c2w[:3, :3]
-    z = cam[:, 2]
-    u, v = fx * cam[:, 0] / z + cx, fy * cam[:, 1] / z + cy
-    inside = (z > 1e-6) & (u >= 0) & (u < width) & (v >= 0) & (v < height)
-    u, v, z = u[inside], v[inside], z[inside]
-    if len(z) < CANDIDATES:
-        raise GQNError(f"only {len(z)} sparse points project into the query view; too few to estimate its depth")
-    cell = max(1.0, VISIBILITY_CELLS * float(np.sqrt(height * width / len(z))))
-    cols = int(np.ceil(width / cell))
-    index = (v / cell).long() * cols + (u / cell).long()
-    nearest = torch.full((int(np.ceil(height / cell)) * cols,), float("inf"), dtype=z.dtype)
-    nearest = nearest.scatter_reduce(0, index, z, reduce="amin")
-    seen = z <= nearest[index] * (1 + OCCLUSION_MARGIN)
-    tree = cKDTree(torch.stack([u[seen], v[seen]], -1).numpy())
-    y, x = np.mgrid[0:height, 0:width] + 0.5
-    distance, which = tree.query(np.stack([x.ravel(), y.ravel()], -1), k=min(CANDIDATES, int(seen.sum())))
-    depths = z[seen][torch.as_tensor(which.reshape(height * width, -1))]
-    return (depths.T.reshape(-1, height, width),
-            torch.as_tensor(distance.reshape(height * width, -1).T.reshape(-1, height, width), dtype=torch.float32))
 
 
 def _sample(photos: torch.Tensor, c2w: torch.Tensor, intrinsics: torch.Tensor, points: torch.Tensor

@@ -29,6 +29,7 @@ from torch.nn import functional as F
 
 from gqn.config import ModelConfig
 from gqn.nn.epipolar import MASKED, along_rays, disparities
+from gqn.nn.points import nearest_point_depths
 
 SUMMARY_CHANNELS = 6   # peak depth weight, colour spread at the attended depth, seen fraction, expected disparity,
                        # nothing-seen flag, how many sparse points lie near the pixel
@@ -37,6 +38,11 @@ SWEEP_STRIDE = 2       # the sweep runs on a grid of 2×2-pixel cells; colours a
 UNSEEN_COLOUR = 0.5    # what a pixel no view sees starts from (the generator paints it)
 BLEND_CHANNELS = 4     # per view and point: feature and colour distance from the views' mean; camera distance to the
                        # query (relative to the others') and turn from its viewing direction
+CANDIDATE_CHANNELS = 9  # per pixel and point candidate: colour spread there (and over 3×3 pixels), feature spread, seen
+                        # fraction, distance to the point in point spacings, disparity relative to the sweep's and to
+                        # the nearest candidate's; the sweep's peak weight and colour spread
+PREFER_SWEEP = 6.0     # the sweep's depth starts this far ahead of the points' in the choice (logits): a new
+                       # model starts as the sweep alone
 
 
 class DepthSweep(nn.Module):
@@ -54,6 +60,12 @@ class DepthSweep(nn.Module):
         self.aggregate = nn.Sequential(nn.Conv2d(depths, depths, 3, padding=1), nn.ReLU(),
                                        nn.Conv2d(depths, depths, 3, padding=1))
         self.blend = nn.Sequential(nn.Linear(BLEND_CHANNELS, 8), nn.ReLU(), nn.Linear(8, 1))
+        self.candidates = config.point_candidates
+        if self.candidates:
+            self.choose = nn.Sequential(nn.Linear(CANDIDATE_CHANNELS, 16), nn.ReLU(), nn.Linear(16, 1))
+            nn.init.zeros_(self.choose[-1].weight)
+            nn.init.zeros_(self.choose[-1].bias)
+            self.prefer_sweep = nn.Parameter(torch.tensor(PREFER_SWEEP))
         self.out_channels = 3 + 3 + SUMMARY_CHANNELS + channels
         disparity = torch.linspace(1 / config.epipolar_near, 1 / config.epipolar_far, depths)
         self.register_buffer("disparity", disparity, persistent=False)
@@ -83,6 +95,9 @@ class DepthSweep(nn.Module):
             sharp = (sampled[..., 0] * weight[:, :, None]).sum(1) / total.clamp_min(1e-6)[:, None]
             soft = upsample(soft)
             sharp = torch.where(total[:, None] > 0, sharp, soft.reshape(batch, -1, height * width)[:, :3])
+            if self.candidates and context.points is not None:
+                sharp = self.choose_depth(sharp, expected, disparity, soft.reshape(batch, -1, height * width),
+                                          context, query_c2w.float(), query_intrinsics.float(), size)
         return torch.cat([sharp.reshape(batch, 3, height, width), soft], 1)
 
     def sweep(self, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor, size: tuple[int, int]
@@ -96,10 +111,7 @@ class DepthSweep(nn.Module):
         maps = torch.cat([context.images.float(), context.features.float()], 2)
         sampled, mean, seen, count = along_rays(maps, context, query_c2w, query_intrinsics, height, width,
                                                 1.0 / disparity[:, None])                  # [B,K,C,P,D], [B,C,P,D]
-        apart = sampled - mean[:, None]
-        apart.square_()
-        apart.masked_fill_(~seen[:, :, None], 0.0)                                         # [B,K,C,P,D]
-        variance = apart.sum(1) / count.clamp_min(1)
+        variance, blend, colour = self.agree(sampled, mean, seen, count, view_descriptors(context.c2w.float(), query_c2w))
         colour_spread = variance[:, :3].mean(1, keepdim=True)
         relative = (disparity / disparity[:, :1])[:, None, None].expand(batch, 1, mean.shape[2], -1)
         points = point_evidence(context.points, query_c2w, query_intrinsics, disparity, height, width)
@@ -109,19 +121,57 @@ class DepthSweep(nn.Module):
         scores = (scores + self.aggregate(scores)).reshape(batch, depths, -1).transpose(1, 2)  # [B,P,D]
         nobody = count[:, 0] == 0
         weights = torch.softmax(scores.masked_fill(nobody, MASKED), -1)                    # over depth
-
-        cameras = view_descriptors(context.c2w.float(), query_c2w)                         # [B,K,2]
-        cameras = cameras[:, :, None, None].expand(-1, -1, *seen.shape[-2:], -1)
-        blend = torch.cat([apart[:, :, 3:].mean(2)[..., None], apart[:, :, :3].mean(2)[..., None], cameras], -1)
-        blend = torch.softmax(self.blend(blend)[..., 0].masked_fill(~seen, MASKED), 1)    # over views, [B,K,P,D]
-        colour = (sampled[:, :, :3] * (blend * seen)[:, :, None]).sum(1)                   # [B,3,P,D]
-        colour = torch.where(nobody[:, None], torch.full_like(colour, UNSEEN_COLOUR), colour)
-
         attend = lambda x: (x * weights[:, None]).sum(-1)                                  # noqa: E731  [B,c,P]
         found = torch.cat([attend(colour), weights.amax(-1)[:, None],
                            *(attend(x) for x in (colour_spread, count / views, relative)),
                            nobody.all(-1)[:, None].float(), points[:, 1:, :, 0], attend(mean[:, 3:])], 1)
         return weights, blend, disparity, found
+
+    def agree(self, sampled: torch.Tensor, mean: torch.Tensor, seen: torch.Tensor, count: torch.Tensor,
+              cameras: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """How the K views agree at each point, from their colours and features there [B,K,3+C,P,D]
+        (along_rays) and their cameras [B,K,2] (view_descriptors): the variance over the views that
+        see it [B,3+C,P,D], their learned blend weights [B,K,P,D] and the blended colour [B,3,P,D]
+        (UNSEEN_COLOUR where none does)."""
+        apart = sampled - mean[:, None]
+        apart.square_()
+        apart.masked_fill_(~seen[:, :, None], 0.0)                                         # [B,K,C,P,D]
+        variance = apart.sum(1) / count.clamp_min(1)
+        cameras = cameras[:, :, None, None].expand(-1, -1, *seen.shape[-2:], -1)
+        blend = torch.cat([apart[:, :, 3:].mean(2)[..., None], apart[:, :, :3].mean(2)[..., None], cameras], -1)
+        blend = torch.softmax(self.blend(blend)[..., 0].masked_fill(~seen, MASKED), 1)    # over views
+        colour = (sampled[:, :, :3] * (blend * seen)[:, :, None]).sum(1)
+        return variance, blend, torch.where(count == 0, torch.full_like(colour, UNSEEN_COLOUR), colour)
+
+    def choose_depth(self, sharp: torch.Tensor, expected: torch.Tensor, disparity: torch.Tensor,
+                     certainty: torch.Tensor, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
+                     size: tuple[int, int]) -> torch.Tensor:
+        """The sharp colour [B,3,P] chosen per pixel between the sweep's depth (its colour `sharp`, its
+        expected disparity [B,P,1], the sweep's disparities [B,D] and upsampled findings [B,c,P]) and
+        the depths of the sparse points nearest the pixel in the image, by what the views show at each.
+        The choice is learned; the sweep's own answer starts far ahead (PREFER_SWEEP)."""
+        height, width = size
+        batch, views = context.images.shape[:2]
+        depth, distance, spacing = nearest_point_depths(context.points, query_c2w, query_intrinsics, height, width,
+                                                        self.candidates)                  # [B,P,C]
+        present = torch.isfinite(depth)
+        depth = torch.where(present, depth, 1.0 / expected)                                # placeholders, never chosen
+        maps = torch.cat([context.images.float(), context.features.float()], 2)
+        sampled, mean, seen, count = along_rays(maps, context, query_c2w, query_intrinsics, height, width, depth)
+        variance, _, colour = self.agree(sampled, mean, seen, count, view_descriptors(context.c2w.float(), query_c2w))
+        colour_spread = variance[:, :3].mean(1)                                            # [B,P,C]
+        pooled = F.avg_pool2d(colour_spread.transpose(1, 2).reshape(batch, -1, height, width), 3, 1, 1,
+                              count_include_pad=False).reshape(batch, self.candidates, -1).transpose(1, 2)
+        near = disparity[:, :1, None]
+        candidate = (1.0 / depth).masked_fill(~present, 0.0)
+        described = torch.stack([colour_spread, pooled, variance[:, 3:].mean(1), count[:, 0] / views,
+                                 torch.log1p(distance / spacing[:, None, None]), (candidate - expected) / near,
+                                 (candidate - candidate.amax(-1, keepdim=True)) / near,
+                                 *(certainty[:, i, :, None].expand_as(colour_spread) for i in (3, 4))], -1)
+        described = torch.where(present[..., None], described, 0.0)                        # no NaN reaches a gradient
+        scores = self.choose(described)[..., 0].masked_fill(~present | (count[:, 0] == 0), MASKED)
+        choice = torch.softmax(torch.cat([self.prefer_sweep.expand(batch, height * width, 1), scores], -1), -1)
+        return choice[:, None, :, 0] * sharp + (colour * choice[:, None, :, 1:]).sum(-1)
 
 
 def point_evidence(points: torch.Tensor | None, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import signal
@@ -9,7 +10,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from gqn import load_model
+from gqn import GQN, load_model
+from gqn.checkpoint import save_model
+from gqn.config import preset
 from gqn.cli import main
 from gqn.data.dataset import write_dataset
 from gqn.train import anneal
@@ -79,6 +82,36 @@ def test_an_existing_run_is_not_overwritten_without_resume(data, tmp_path, capsy
 def test_a_dataset_that_is_not_there_is_a_clear_error(tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "run"), "--preset", "tiny"]) == 2
     assert "missing" in capsys.readouterr().err
+
+
+def test_init_starts_from_a_models_weights(data, tmp_path):
+    train(data, tmp_path / "first", "--steps", "2")
+    train(data, tmp_path / "second", "--steps", "1", "--lr", "0", "--init", str(tmp_path / "first"))
+    before, after = weights(tmp_path / "first"), weights(tmp_path / "second")
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_init_grows_a_model_whose_new_parts_start_fresh(tmp_path, capsys):
+    """The photo preset's point candidates added to a sweep model trained without them."""
+    from gqn.scenes import photo_world
+    photo_world.write_dataset(tmp_path / "photos", scenes=2, views=5, size=32, seed=3, points=200)
+    smaller = GQN(dataclasses.replace(preset("photo"), image_size=32, point_candidates=0))
+    save_model(smaller, tmp_path / "smaller")
+    assert main(["train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "grown"), "--preset", "photo",
+                 "--batch", "2", "--steps", "1", "--lr", "0", "--init", str(tmp_path / "smaller")]) == 0
+    told = capsys.readouterr().err
+    assert "new parameters start fresh:" in told and "sweep.choose.0.weight" in told and "sweep.encoder" not in told
+    before, after = smaller.state_dict(), weights(tmp_path / "grown")
+    assert all(torch.equal(before[k], after[k]) for k in before if k != "data_mean")
+    assert "sweep.prefer_sweep" in after
+
+
+def test_init_from_a_model_of_another_shape_is_a_clear_error(data, tmp_path, capsys):
+    train(data, tmp_path / "tiny", "--steps", "1")
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "run"), "--preset", "default",
+                 "--init", str(tmp_path / "tiny")]) == 2
+    assert "do not fit this model" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "latest").exists()
 
 
 def test_max_minutes_stops_cleanly_with_a_checkpoint(data, tmp_path, capsys):

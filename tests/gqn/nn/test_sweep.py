@@ -46,20 +46,50 @@ def test_the_untrained_photo_model_shows_exactly_what_the_sweep_blends():
     assert skip[:, :3].std() > 0.01           # not a constant: colours from the contexts
 
 
+def scattered_points(b=2, m=200, seed=0):
+    """Sparse points around the origin, where the contexts look; one scene's last rows NaN (none)."""
+    points = torch.randn(b, m, 3, generator=torch.Generator().manual_seed(seed)) * 0.6
+    points[-1, m // 2:] = float("nan")
+    return points
+
+
 def test_every_parameter_learns_once_training_has_moved_the_head():
     torch.manual_seed(0)
-    model = GQN(tiny_sweep())
+    model = GQN(dataclasses.replace(tiny_sweep(), point_candidates=2))
     images, c2w, intr, target, q, qi, depth_range = capture_batch()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(2):
         optimizer.zero_grad()
-        out = model(images, c2w, intr, target, q, qi, 0.5, None, depth_range)
+        out = model(images, c2w, intr, target, q, qi, 0.5, None, depth_range, scattered_points())
         assert torch.isfinite(out["loss"])
         out["loss"].backward()
         optimizer.step()
     unused = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     # The first inference core only ever sees zero states at its single step.
     assert unused == []
+
+
+def test_the_points_depths_start_as_a_small_share_of_the_sharp_colour():
+    """A model grown by point candidates starts as the sweep it grew from (PREFER_SWEEP), and its
+    choice is a proper mixture: colours stay colours."""
+    torch.manual_seed(0)
+    grown = GQN(dataclasses.replace(tiny_sweep(), point_candidates=3)).eval()
+    plain = GQN(tiny_sweep()).eval()
+    plain.load_state_dict(grown.state_dict(), strict=False)
+    images, c2w, intr, _, q, qi, depth_range = capture_batch()
+    points = scattered_points()
+    with torch.no_grad():
+        before = plain.sweep(plain.encode(images, c2w, intr, depth_range, points), q, qi, (32, 32))
+        after = grown.sweep(grown.encode(images, c2w, intr, depth_range, points), q, qi, (32, 32))
+        grown.sweep.prefer_sweep.fill_(-50.0)                  # the points' depths alone
+        points_only = grown.sweep(grown.encode(images, c2w, intr, depth_range, points), q, qi, (32, 32))
+        unpointed = grown.sweep(grown.encode(images, c2w, intr, depth_range), q, qi, (32, 32))
+        plain_unpointed = plain.sweep(plain.encode(images, c2w, intr, depth_range), q, qi, (32, 32))
+    assert torch.equal(before[:, 3:], after[:, 3:])           # only the sharp colour changes
+    assert (after[:, :3] - before[:, :3]).abs().max() < 0.02
+    assert (points_only[:, :3] - before[:, :3]).abs().mean() > 0.02
+    assert points_only[:, :3].min() >= 0 and points_only[:, :3].max() <= 1
+    assert torch.equal(unpointed, plain_unpointed)             # without points: the sweep alone
 
 
 def test_the_sweep_is_the_same_in_any_frame_and_unit():
