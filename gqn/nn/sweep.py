@@ -12,7 +12,10 @@ whose cameras sit nearer the query count more).
 
 Every pixel then reads the contexts' colours at full resolution at the depth its cell attends to
 (the expected disparity, bilinearly interpolated between cells), blended with those weights: sharp
-where the photos agree. With it come the soft colour (blended over the depths), how sure the sweep
+where the photos agree. Where the capture has sparse points, each pixel also reads the colours at
+the depths of the few points nearest it in the image (config.point_candidates) and a small network
+chooses between them and the sweep's depth by how well the views agree there: points are exact
+where structure from motion found them, and they keep silhouettes at full resolution. With it come the soft colour (blended over the depths), how sure the sweep
 was (peak weight, colour spread, how much any view saw, the expected disparity, the points' support)
 and the features at the attended depths: the ConvDRAW generator paints a residual over the sharp
 colour, and its latent varies where the sweep could not answer.
@@ -22,6 +25,8 @@ median), so it is the same for any frame, unit and scale of a capture.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -38,11 +43,11 @@ SWEEP_STRIDE = 2       # the sweep runs on a grid of 2×2-pixel cells; colours a
 UNSEEN_COLOUR = 0.5    # what a pixel no view sees starts from (the generator paints it)
 BLEND_CHANNELS = 4     # per view and point: feature and colour distance from the views' mean; camera distance to the
                        # query (relative to the others') and turn from its viewing direction
-CANDIDATE_CHANNELS = 9  # per pixel and point candidate: colour spread there (and over 3×3 pixels), feature spread, seen
-                        # fraction, distance to the point in point spacings, disparity relative to the sweep's and to
-                        # the nearest candidate's; the sweep's peak weight and colour spread
-PREFER_SWEEP = 6.0     # the sweep's depth starts this far ahead of the points' in the choice (logits): a new
-                       # model starts as the sweep alone
+CANDIDATE_CHANNELS = 10  # per pixel and depth candidate: colour spread there (and over 3×3 pixels), feature spread
+                         # (logs), seen fraction, distance to its point in point spacings, disparity relative to the
+                         # sweep's and to the nearest candidate's, is it the sweep's; the sweep's peak weight and spread
+SPREAD_FLOOR = 1e-4      # spreads (variances of 0..1 colours) enter the choice as log(spread + SPREAD_FLOOR)
+AGREEMENT_SHARPNESS = 2.0  # the choice starts as the classical one: logit −2·log(1 + 3×3 colour spread / floor)
 
 
 class DepthSweep(nn.Module):
@@ -63,9 +68,14 @@ class DepthSweep(nn.Module):
         self.candidates = config.point_candidates
         if self.candidates:
             self.choose = nn.Sequential(nn.Linear(CANDIDATE_CHANNELS, 16), nn.ReLU(), nn.Linear(16, 1))
-            nn.init.zeros_(self.choose[-1].weight)
-            nn.init.zeros_(self.choose[-1].bias)
-            self.prefer_sweep = nn.Parameter(torch.tensor(PREFER_SWEEP))
+            with torch.no_grad():   # start as the classical choice (gqn.baselines.sparse_depth): where the views agree
+                first, last = self.choose[0], self.choose[-1]
+                first.weight[0].zero_()
+                first.weight[0, 1] = 1.0
+                first.bias[0] = -math.log(SPREAD_FLOOR)
+                last.weight.zero_()
+                last.weight[0, 0] = -AGREEMENT_SHARPNESS
+                last.bias.zero_()
         self.out_channels = 3 + 3 + SUMMARY_CHANNELS + channels
         disparity = torch.linspace(1 / config.epipolar_near, 1 / config.epipolar_far, depths)
         self.register_buffer("disparity", disparity, persistent=False)
@@ -146,32 +156,40 @@ class DepthSweep(nn.Module):
     def choose_depth(self, sharp: torch.Tensor, expected: torch.Tensor, disparity: torch.Tensor,
                      certainty: torch.Tensor, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
                      size: tuple[int, int]) -> torch.Tensor:
-        """The sharp colour [B,3,P] chosen per pixel between the sweep's depth (its colour `sharp`, its
-        expected disparity [B,P,1], the sweep's disparities [B,D] and upsampled findings [B,c,P]) and
-        the depths of the sparse points nearest the pixel in the image, by what the views show at each.
-        The choice is learned; the sweep's own answer starts far ahead (PREFER_SWEEP)."""
+        """The sharp colour [B,3,P] at the depth chosen per pixel among the sweep's (its expected
+        disparity [B,P,1]; the sweep's disparities [B,D] and upsampled findings [B,c,P]) and those of
+        the sparse points nearest the pixel in the image, by how well the views agree at each: a
+        learned version of the sparse-depth baseline's choice, which is where it starts. `sharp`
+        stays where no candidate is seen."""
         height, width = size
         batch, views = context.images.shape[:2]
-        depth, distance, spacing = nearest_point_depths(context.points, query_c2w, query_intrinsics, height, width,
-                                                        self.candidates)                  # [B,P,C]
-        present = torch.isfinite(depth)
-        depth = torch.where(present, depth, 1.0 / expected)                                # placeholders, never chosen
+        points, distance, spacing = nearest_point_depths(context.points, query_c2w, query_intrinsics, height, width,
+                                                         self.candidates)                 # [B,P,C]
+        sweep = 1.0 / expected                                                              # [B,P,1]
+        present = torch.cat([torch.ones_like(sweep, dtype=torch.bool), torch.isfinite(points)], -1)
+        depth = torch.cat([sweep, points], -1).where(present, sweep)                       # [B,P,1+C]
+        distance = torch.cat([torch.zeros_like(sweep), distance / spacing[:, None, None]], -1)
         maps = torch.cat([context.images.float(), context.features.float()], 2)
         sampled, mean, seen, count = along_rays(maps, context, query_c2w, query_intrinsics, height, width, depth)
         variance, _, colour = self.agree(sampled, mean, seen, count, view_descriptors(context.c2w.float(), query_c2w))
-        colour_spread = variance[:, :3].mean(1)                                            # [B,P,C]
-        pooled = F.avg_pool2d(colour_spread.transpose(1, 2).reshape(batch, -1, height, width), 3, 1, 1,
-                              count_include_pad=False).reshape(batch, self.candidates, -1).transpose(1, 2)
+        spread = variance[:, :3].mean(1)                                                   # [B,P,1+C]
+        pooled = F.avg_pool2d(spread.transpose(1, 2).reshape(batch, -1, height, width), 3, 1, 1,
+                              count_include_pad=False).reshape(batch, spread.shape[-1], -1).transpose(1, 2)
         near = disparity[:, :1, None]
         candidate = (1.0 / depth).masked_fill(~present, 0.0)
-        described = torch.stack([colour_spread, pooled, variance[:, 3:].mean(1), count[:, 0] / views,
-                                 torch.log1p(distance / spacing[:, None, None]), (candidate - expected) / near,
-                                 (candidate - candidate.amax(-1, keepdim=True)) / near,
-                                 *(certainty[:, i, :, None].expand_as(colour_spread) for i in (3, 4))], -1)
+        is_sweep = torch.zeros_like(spread)
+        is_sweep[..., 0] = 1.0
+        log = lambda x: torch.log(x + SPREAD_FLOOR)                                        # noqa: E731
+        described = torch.stack([log(spread), log(pooled), log(variance[:, 3:].mean(1)), count[:, 0] / views,
+                                 torch.log1p(distance), (candidate - expected) / near,
+                                 (candidate - candidate.amax(-1, keepdim=True)) / near, is_sweep,
+                                 certainty[:, 3, :, None].expand_as(spread),
+                                 log(certainty[:, 4, :, None].clamp_min(0)).expand_as(spread)], -1)
         described = torch.where(present[..., None], described, 0.0)                        # no NaN reaches a gradient
-        scores = self.choose(described)[..., 0].masked_fill(~present | (count[:, 0] == 0), MASKED)
-        choice = torch.softmax(torch.cat([self.prefer_sweep.expand(batch, height * width, 1), scores], -1), -1)
-        return choice[:, None, :, 0] * sharp + (colour * choice[:, None, :, 1:]).sum(-1)
+        usable = present & (count[:, 0] > 0)
+        choice = torch.softmax(self.choose(described)[..., 0].masked_fill(~usable, MASKED), -1)  # [B,P,1+C]
+        chosen = (colour * choice[:, None]).sum(-1)
+        return torch.where(usable.any(-1)[:, None], chosen, sharp)
 
 
 def point_evidence(points: torch.Tensor | None, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,

@@ -69,27 +69,19 @@ def test_every_parameter_learns_once_training_has_moved_the_head():
     assert unused == []
 
 
-def test_the_points_depths_start_as_a_small_share_of_the_sharp_colour():
-    """A model grown by point candidates starts as the sweep it grew from (PREFER_SWEEP), and its
-    choice is a proper mixture: colours stay colours."""
+def test_an_untrained_sweep_takes_the_point_depths_where_the_photos_agree():
+    """The choice among depth candidates starts as the classical one: with the capture's sparse points an
+    untrained model (random features, so a poor sweep; the generator's head at zero) paints held-out
+    photos far better than without them."""
+    from gqn.evaluate_capture import evaluate_capture
+    from gqn.scenes import photo_world
     torch.manual_seed(0)
-    grown = GQN(dataclasses.replace(tiny_sweep(), point_candidates=3)).eval()
-    plain = GQN(tiny_sweep()).eval()
-    plain.load_state_dict(grown.state_dict(), strict=False)
-    images, c2w, intr, _, q, qi, depth_range = capture_batch()
-    points = scattered_points()
-    with torch.no_grad():
-        before = plain.sweep(plain.encode(images, c2w, intr, depth_range, points), q, qi, (32, 32))
-        after = grown.sweep(grown.encode(images, c2w, intr, depth_range, points), q, qi, (32, 32))
-        grown.sweep.prefer_sweep.fill_(-50.0)                  # the points' depths alone
-        points_only = grown.sweep(grown.encode(images, c2w, intr, depth_range, points), q, qi, (32, 32))
-        unpointed = grown.sweep(grown.encode(images, c2w, intr, depth_range), q, qi, (32, 32))
-        plain_unpointed = plain.sweep(plain.encode(images, c2w, intr, depth_range), q, qi, (32, 32))
-    assert torch.equal(before[:, 3:], after[:, 3:])           # only the sharp colour changes
-    assert (after[:, :3] - before[:, :3]).abs().max() < 0.02
-    assert (points_only[:, :3] - before[:, :3]).abs().mean() > 0.02
-    assert points_only[:, :3].min() >= 0 and points_only[:, :3].max() <= 1
-    assert torch.equal(unpointed, plain_unpointed)             # without points: the sweep alone
+    model = GQN(dataclasses.replace(tiny_sweep(), image_size=48, point_candidates=4)).eval()
+    views = photo_world.render_capture(5, views=20, size=48, points=1000).views
+    with_points = evaluate_capture(model, views, every=5, start=2, long_side=48, samples=1)[0]
+    views.points = None
+    without = evaluate_capture(model, views, every=5, start=2, long_side=48, samples=1)[0]
+    assert with_points["psnr_mean"] > without["psnr_mean"] + 1.0, (with_points, without)
 
 
 def test_the_sweep_is_the_same_in_any_frame_and_unit():
@@ -156,3 +148,20 @@ def test_a_sparse_point_is_evidence_for_its_depth_near_its_pixel_only():
     assert centre[1, 0] == pytest.approx(np.log(1 + 2.0))      # one point, counted with its half-weight neighbours
     assert evidence[0, :, 2, 2].abs().sum() == 0               # far from the point: nothing
     assert point_evidence(None, c2w, intrinsics, disparity, 32, 32).abs().sum() == 0
+
+
+def test_some_queries_are_rendered_from_views_farther_than_their_nearest():
+    """FAR_QUERIES: an imagined camera away from the photos is trained for; the query itself is never a context."""
+    scenes = Scenes()
+    sampler = BatchSampler(scenes, tiny_sweep(), max_contexts=2, nearest=True)
+    positions = torch.as_tensor(scenes.c2w[0, :, :3, 3], dtype=torch.float32)
+    with_nearest = []
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(60):
+        batch = sampler.draw(2, generator)
+        for query, contexts in zip(batch.query_c2w, batch.context_c2w):
+            distance = (positions - query[:3, 3]).norm(dim=-1)
+            assert distance.min() < 1e-5 and not torch.any((contexts[:, :3, 3] - query[:3, 3]).norm(dim=-1) < 1e-5)
+            nearest = positions[distance.argsort()[1]]
+            with_nearest.append(bool(torch.any((contexts[:, :3, 3] - nearest).norm(dim=-1) < 1e-5)))
+    assert 0.5 < np.mean(with_nearest) < 0.95
