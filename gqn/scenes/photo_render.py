@@ -2,7 +2,7 @@
 
 Why analytic ray casting: spheres and cylinders stay round at any distance, every pixel gets an
 exact depth for free, and one hit test per primitive is cheaper than rasterizing the hundreds of
-triangles a round object needs. Per view the primitives' projected bounding spheres are binned
+triangles a round object needs. Per view the primitives' projected bounding boxes are binned
 into TILE×TILE pixel tiles, so a pixel only tests what can cover it (the room, and the few
 objects whose bounds overlap its tile). Shading: textures sampled bilinearly at the mip level of
 the pixel's footprint, one directional or point light with Lambert and a Blinn-Phong highlight,
@@ -112,7 +112,7 @@ def _render_view(v, prims, faces, materials, shadows, light, texels, offsets, c2
                 for j in range(3):
                     s += prims[p, 4 + 3 * j + i] * rot[j, k]
                 local_rot[p, i, k] = s
-    # bin primitives and blob shadows into tiles by the screen box of their bounding spheres
+    # bin primitives into tiles by the screen box of their bounding boxes, blob shadows by their bounding spheres
     tiles_x, tiles_y = (width + TILE - 1) // TILE, (height + TILE - 1) // TILE
     bins = np.empty((tiles_y, tiles_x, n_prims), np.int64)
     counts = np.zeros((tiles_y, tiles_x), np.int64)
@@ -121,11 +121,9 @@ def _render_view(v, prims, faces, materials, shadows, light, texels, offsets, c2
         if kind == ROOM_BOX or kind == ROOM_CYLINDER:
             x0, x1, y0, y1 = 0, tiles_x - 1, 0, tiles_y - 1
         else:
-            hx, hy, hz = prims[p, 13], prims[p, 14], prims[p, 15]
-            radius = math.sqrt(hx * hx + hy * hy + hz * hz) if kind == BOX else (
-                hx if kind == SPHERE else math.sqrt(hx * hx + hz * hz))
-            x0, x1, y0, y1 = _tiles_of_sphere(prims[p, 1], prims[p, 2], prims[p, 3], radius, eye, rot, fx, fy, cx, cy,
-                                              tiles_x, tiles_y)
+            hx = prims[p, 13]
+            hy, hz = (hx, hx) if kind == SPHERE else (prims[p, 14], prims[p, 15])
+            x0, x1, y0, y1 = _tiles_of_box(prims[p], hx, hy, hz, eye, rot, fx, fy, cx, cy, tiles_x, tiles_y)
         for ty in range(y0, y1 + 1):
             for tx in range(x0, x1 + 1):
                 bins[ty, tx, counts[ty, tx]] = p
@@ -139,9 +137,25 @@ def _render_view(v, prims, faces, materials, shadows, light, texels, offsets, c2
             for tx in range(x0, x1 + 1):
                 shadow_bins[ty, tx, shadow_counts[ty, tx]] = s
                 shadow_counts[ty, tx] += 1
+    _draw_tiles(v, prims, faces, materials, shadows, light, texels, offsets, c2w, intrinsics, gain, vignette, noise,
+                noise_seed, tone, linear, images, depth, local_eye, local_rot, bins, counts, shadow_bins, shadow_counts)
+
+
+@njit(cache=True, fastmath=True, _nrt=False)
+def _draw_tiles(v, prims, faces, materials, shadows, light, texels, offsets, c2w, intrinsics, gain, vignette, noise,
+                noise_seed, tone, linear, images, depth, local_eye, local_rot, bins, counts, shadow_bins, shadow_counts):
+    """Trace and shade every pixel of view v, tile by tile. Compiled without numba's reference counting
+    (_nrt=False; nothing here allocates): it counted every array passed into an inlined helper, per pixel,
+    with atomic increments it could not prune, a fifth of the time."""
+    height, width = images.shape[1], images.shape[2]
+    tiles_y, tiles_x = counts.shape
+    fx, fy, cx, cy = intrinsics[v, 0], intrinsics[v, 1], intrinsics[v, 2], intrinsics[v, 3]
+    rot = c2w[v, :3, :3]
+    eye = c2w[v, :3, 3]
     seed = (noise_seed * 1000003 + v * 7919) & 0xFFFFFFFF
     inv_corner2 = 1.0 / (max(cx, width - cx) ** 2 / (fx * fx) + max(cy, height - cy) ** 2 / (fy * fy))
     inv_fx, inv_fy = 1.0 / fx, 1.0 / fy
+    inv_focal = 2.0 / (fx + fy)
     for ty in range(tiles_y):
         for tx in range(tiles_x):
             n_here, here = counts[ty, tx], bins[ty, tx]
@@ -156,7 +170,7 @@ def _render_view(v, prims, faces, materials, shadows, light, texels, offsets, c2
                         ldx = local_rot[p, 0, 0] * rx + local_rot[p, 0, 1] * ry + local_rot[p, 0, 2]
                         ldy = local_rot[p, 1, 0] * rx + local_rot[p, 1, 1] * ry + local_rot[p, 1, 2]
                         ldz = local_rot[p, 2, 0] * rx + local_rot[p, 2, 1] * ry + local_rot[p, 2, 2]
-                        t, slot = _intersect(int(prims[p, 0]), local_eye[p, 0], local_eye[p, 1], local_eye[p, 2],
+                        t, slot = _intersect(np.int64(prims[p, 0]), local_eye[p, 0], local_eye[p, 1], local_eye[p, 2],
                                              ldx, ldy, ldz, prims[p, 13], prims[p, 14], prims[p, 15])
                         if t < best_t:
                             best_t, best_p, best_slot = t, p, slot
@@ -169,7 +183,7 @@ def _render_view(v, prims, faces, materials, shadows, light, texels, offsets, c2
                     else:
                         r, g, bl = _shade(best_p, best_slot, best_t, eye, dwx, dwy, dwz, local_eye, local_rot, rx, ry,
                                           prims, faces, materials, shadows, tile_shadows, n_shadows,
-                                          light, texels, offsets, linear, fx, fy)
+                                          light, texels, offsets, linear, inv_focal)
                         depth[v, y, x] = best_t
                     fall = 1.0 - vignette * (rx * rx + ry * ry) * inv_corner2
                     h = _hash(seed ^ ((y * width + x) * 2654435761 & 0xFFFFFFFF))
@@ -200,12 +214,51 @@ def _tiles_of_sphere(x, y, z, radius, eye, rot, fx, fy, cx, cy, tiles_x, tiles_y
     return x0, x1, y0, y1
 
 
+@njit(cache=True)
+def _tiles_of_box(prim, hx, hy, hz, eye, rot, fx, fy, cx, cy, tiles_x, tiles_y):
+    """Tile range (x0, x1, y0, y1) that a primitive within half extents (hx, hy, hz) of its frame can cover: the
+    screen box of the 8 corners, a fifth fewer hit tests per pixel than the bounding sphere's (a table leg's sphere
+    is ten times wider than the leg); the sphere's range when a corner is not in front of the camera."""
+    umin, umax, vmin, vmax = np.inf, -np.inf, np.inf, -np.inf
+    for corner in range(8):
+        lx = hx if corner & 1 else -hx
+        ly = hy if corner & 2 else -hy
+        lz = hz if corner & 4 else -hz
+        dx = prim[1] + prim[4] * lx + prim[5] * ly + prim[6] * lz - eye[0]
+        dy = prim[2] + prim[7] * lx + prim[8] * ly + prim[9] * lz - eye[1]
+        dz = prim[3] + prim[10] * lx + prim[11] * ly + prim[12] * lz - eye[2]
+        px = rot[0, 0] * dx + rot[1, 0] * dy + rot[2, 0] * dz
+        py = rot[0, 1] * dx + rot[1, 1] * dy + rot[2, 1] * dz
+        pz = rot[0, 2] * dx + rot[1, 2] * dy + rot[2, 2] * dz
+        if pz <= EPS:
+            return _tiles_of_sphere(prim[1], prim[2], prim[3], math.sqrt(hx * hx + hy * hy + hz * hz), eye, rot,
+                                    fx, fy, cx, cy, tiles_x, tiles_y)
+        u, w = cx + fx * px / pz, cy + fy * py / pz
+        umin, umax, vmin, vmax = min(umin, u), max(umax, u), min(vmin, w), max(vmax, w)
+    x0, x1 = max(0, int(math.floor(umin)) // TILE), min(tiles_x - 1, int(math.floor(umax)) // TILE)
+    y0, y1 = max(0, int(math.floor(vmin)) // TILE), min(tiles_y - 1, int(math.floor(vmax)) // TILE)
+    return x0, x1, y0, y1
+
+
+@njit(cache=True, inline="always")
+def _min(a, b):
+    """min of two numbers, inlined: numba compiles the builtins min, max and int as calls, which LLVM leaves
+    out of line in a kernel this large (replaced here, with np.int64 for int, a pixel takes 2% less time)."""
+    return a if a < b else b
+
+
+@njit(cache=True, inline="always")
+def _max(a, b):
+    """max of two numbers, inlined (see _min)."""
+    return a if a > b else b
+
+
 @njit(cache=True, inline="always")
 def _atan2(y, x):
     """atan2 to about 1e-5 rad by a short polynomial: texture coordinates need no more, and math.atan2
     cost a tenth of a round pixel's time."""
     ax, ay = abs(x), abs(y)
-    a = min(ax, ay) / (max(ax, ay) + 1e-30)
+    a = _min(ax, ay) / (_max(ax, ay) + 1e-30)
     s = a * a
     r = ((-0.0464964749 * s + 0.15931422) * s - 0.327622764) * s * a + a
     if ay > ax:
@@ -228,10 +281,10 @@ def _hash(h):
 
 @njit(cache=True, inline="always")
 def _to_byte(value, tone, dither):
-    i = int(value * ((LUT_SIZE - 1) / LUT_MAX))
-    i = min(max(i, 0), LUT_SIZE - 1)
-    out = tone[i] + dither + 0.5
-    return np.uint8(min(max(out, 0.0), 255.0))
+    i = np.int64(value * ((LUT_SIZE - 1) / LUT_MAX))
+    i = _min(_max(i, 0), LUT_SIZE - 1)
+    # clamped after truncation, as integers: the same byte as before it, without a branch per channel
+    return np.uint8(_min(_max(np.int64(tone[i] + dither + 0.5), 0), 255))
 
 
 @njit(cache=True, inline="always")
@@ -257,16 +310,16 @@ def _intersect(kind, ox, oy, oz, dx, dy, dz, hx, hy, hz):
         ay0, ay1, ayp = _slab(oy, dy, hy)
         az0, az1, azp = _slab(oz, dz, hz)
         if kind == BOX:
-            t = max(ax0, ay0, az0)
-            if t > min(ax1, ay1, az1) or t <= EPS:
+            t = _max(_max(ax0, ay0), az0)
+            if t > _min(_min(ax1, ay1), az1) or t <= EPS:
                 return np.inf, 0
             if t == ax0:
                 return t, 1 if axp else 0
             if t == ay0:
                 return t, 3 if ayp else 2
             return t, 5 if azp else 4
-        t = min(ax1, ay1, az1)  # inside a room: where the ray leaves it; the exit face is the + face when d > 0
-        if t <= EPS or max(ax0, ay0, az0) > t:
+        t = _min(_min(ax1, ay1), az1)  # inside a room: where the ray leaves it; the exit face is the + face when d > 0
+        if t <= EPS or _max(_max(ax0, ay0), az0) > t:
             return np.inf, 0
         if t == ax1:
             return t, 1 if dx > 0 else 0
@@ -326,7 +379,7 @@ def _surface(kind, slot, lx, ly, lz, hx, hy, hz):
             return nx, ny, nz, ly + hy, hz - lz
         return nx, ny, nz, lx + hx, hz - lz
     if kind == SPHERE:
-        return lx / hx, ly / hx, lz / hx, (_atan2(ly, lx) + math.pi) * hx, _atan2(math.sqrt(max(0.0, hx * hx - lz * lz)), lz) * hx
+        return lx / hx, ly / hx, lz / hx, (_atan2(ly, lx) + math.pi) * hx, _atan2(math.sqrt(_max(0.0, hx * hx - lz * lz)), lz) * hx
     inward = -1.0 if kind == ROOM_CYLINDER else 1.0
     if slot == 0:
         return inward * lx / hx, inward * ly / hx, 0.0, (_atan2(ly, lx) + math.pi) * hx, hz - lz
@@ -335,17 +388,11 @@ def _surface(kind, slot, lx, ly, lz, hx, hy, hz):
 
 
 @njit(cache=True, inline="always")
-def _texel(texels, base, s, x, y):
-    """Mirrored-repeat texel fetch (seamless for any image)."""
+def _mirror(i, s):
+    """Mirrored-repeat texel index (seamless for any image)."""
     period = 2 * s
-    x &= period - 1  # s is a power of two: a mask is the (non-negative) modulo, far cheaper than %
-    y &= period - 1
-    if x >= s:
-        x = period - 1 - x
-    if y >= s:
-        y = period - 1 - y
-    i = base + (y * s + x) * 3
-    return texels[i], texels[i + 1], texels[i + 2]
+    i &= period - 1  # s is a power of two: a mask is the (non-negative) modulo, far cheaper than %
+    return period - 1 - i if i >= s else i
 
 
 @njit(cache=True, inline="always")
@@ -355,25 +402,24 @@ def _sample(texels, offsets, tex, u, v, level, linear):
     scale = MIP_SCALE[level]
     x = u * scale - 0.5
     y = v * scale - 0.5
-    xf, yf = math.floor(x), math.floor(y)
-    ax, ay = x - xf, y - yf
-    x0, y0 = int(xf), int(yf)
+    x0, y0 = math.floor(x), math.floor(y)
+    ax, ay = x - x0, y - y0
     base = offsets[level] + tex * s * s * 3
-    r00, g00, b00 = _texel(texels, base, s, x0, y0)
-    r10, g10, b10 = _texel(texels, base, s, x0 + 1, y0)
-    r01, g01, b01 = _texel(texels, base, s, x0, y0 + 1)
-    r11, g11, b11 = _texel(texels, base, s, x0 + 1, y0 + 1)
+    # the two columns and two rows of the 2×2 texels, mirrored once each
+    i0, i1 = 3 * _mirror(x0, s), 3 * _mirror(x0 + 1, s)
+    row0, row1 = base + 3 * s * _mirror(y0, s), base + 3 * s * _mirror(y0 + 1, s)
+    i00, i10, i01, i11 = row0 + i0, row0 + i1, row1 + i0, row1 + i1
     w00, w10, w01, w11 = (1 - ax) * (1 - ay), ax * (1 - ay), (1 - ax) * ay, ax * ay
-    r = w00 * r00 + w10 * r10 + w01 * r01 + w11 * r11
-    g = w00 * g00 + w10 * g10 + w01 * g01 + w11 * g11
-    b = w00 * b00 + w10 * b10 + w01 * b01 + w11 * b11
-    return linear[int(r + 0.5)], linear[int(g + 0.5)], linear[int(b + 0.5)]
+    r = w00 * texels[i00] + w10 * texels[i10] + w01 * texels[i01] + w11 * texels[i11]
+    g = w00 * texels[i00 + 1] + w10 * texels[i10 + 1] + w01 * texels[i01 + 1] + w11 * texels[i11 + 1]
+    b = w00 * texels[i00 + 2] + w10 * texels[i10 + 2] + w01 * texels[i01 + 2] + w11 * texels[i11 + 2]
+    return linear[np.int64(r + 0.5)], linear[np.int64(g + 0.5)], linear[np.int64(b + 0.5)]
 
 
 @njit(cache=True, inline="always")
 def _shade(p, slot, t, eye, dwx, dwy, dwz, local_eye, local_rot, rx, ry, prims, faces, materials, shadows, near_shadows,
-           n_near, light, texels, offsets, linear, fx, fy):
-    kind = int(prims[p, 0])
+           n_near, light, texels, offsets, linear, inv_focal):
+    kind = np.int64(prims[p, 0])
     lx = local_eye[p, 0] + t * (local_rot[p, 0, 0] * rx + local_rot[p, 0, 1] * ry + local_rot[p, 0, 2])
     ly = local_eye[p, 1] + t * (local_rot[p, 1, 0] * rx + local_rot[p, 1, 1] * ry + local_rot[p, 1, 2])
     lz = local_eye[p, 2] + t * (local_rot[p, 2, 0] * rx + local_rot[p, 2, 1] * ry + local_rot[p, 2, 2])
@@ -386,14 +432,16 @@ def _shade(p, slot, t, eye, dwx, dwy, dwz, local_eye, local_rot, rx, ry, prims, 
     vx, vy, vz = -dwx * inv_len, -dwy * inv_len, -dwz * inv_len  # towards the eye
     m = faces[p, slot]
     su, sv = materials[m, 1], materials[m, 2]
-    # mip level: texels under one pixel, stretched by the slant of the surface
-    cos_view = max(abs(nx * vx + ny * vy + nz * vz), 0.05)
-    texels_per_pixel = t * max(su, sv) / (0.5 * (fx + fy) * math.sqrt(cos_view))
+    # mip level: round(log2) of the texels under one pixel, t max(su, sv) / (focal sqrt(cos_view)), stretched by
+    # the slant of the surface; compared squared, without a log, root or division on the way to the texture fetch
+    cos_view = _max(abs(nx * vx + ny * vy + nz * vz), 0.05)
+    footprint = t * _max(su, sv) * inv_focal
+    footprint2, limit = footprint * footprint, 2.0 * cos_view
     level = 0
-    while texels_per_pixel > 1.41421356 and level < LEVELS - 1:  # round(log2), without a log per pixel
-        texels_per_pixel *= 0.5
+    while footprint2 > limit and level < LEVELS - 1:
+        footprint2 *= 0.25
         level += 1
-    ar, ag, ab = _sample(texels, offsets, int(materials[m, 0]), u * su + materials[m, 3], w * sv + materials[m, 4],
+    ar, ag, ab = _sample(texels, offsets, np.int64(materials[m, 0]), u * su + materials[m, 3], w * sv + materials[m, 4],
                          level, linear)
     ar *= materials[m, 5]
     ag *= materials[m, 6]
@@ -417,13 +465,13 @@ def _shade(p, slot, t, eye, dwx, dwy, dwz, local_eye, local_rot, rx, ry, prims, 
                 d2 = (ddx * ddx + ddy * ddy) / (shadows[s, 3] * shadows[s, 3])
                 if d2 < 1.0:
                     shadow *= 1.0 - shadows[s, 4] * (1.0 - d2) * (1.0 - d2)
-    direct = max(ndl, 0.0) * atten * shadow
+    direct = _max(ndl, 0.0) * atten * shadow
     hemi = 0.5 + 0.5 * nz
     occlusion = 0.6 + 0.4 * shadow
     spec = 0.0
     if ndl > 0 and materials[m, 8] > 0:
         hx, hy, hz = ldx + vx, ldy + vy, ldz + vz
-        nh = max(nx * hx + ny * hy + nz * hz, 0.0) / math.sqrt(hx * hx + hy * hy + hz * hz + 1e-12)
+        nh = _max(nx * hx + ny * hy + nz * hz, 0.0) / math.sqrt(hx * hx + hy * hy + hz * hz + 1e-12)
         for _ in range(SHININESS_SQUARINGS):
             nh *= nh
         spec = materials[m, 8] * nh * direct
