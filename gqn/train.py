@@ -33,8 +33,6 @@ from gqn.progress import Progress, report
 MEAN_IMAGE_SCENES = 512
 PHOTO_WORLD = "photo-world"    # gqn.scenes.photo_world.KIND (not imported: it loads the renderer)
 NEAREST_CONTEXT_SPREAD = 2     # nearest contexts are drawn from max_contexts − 2 .. max_contexts
-FAR_QUERIES = 0.25             # of nearest-context batches skip the query's 1..MAX_SKIPPED nearest views: an imagined
-MAX_SKIPPED = 4                # camera away from the photos sees what none of them saw, which the latent must answer
 CROP_ASPECTS = (1.0, 3 / 4, 4 / 3)   # width / height of query crops
 POINTS_DROPPED = 0.3          # of training scenes are shown without their sparse points
 MIN_POINT_DENSITY = 0.2       # the rest keep a uniform 20-100 % of their points
@@ -97,11 +95,8 @@ class BatchSampler:
         k = int(torch.randint(self.min_contexts, self.max_contexts + 1, (1,), generator=generator))
         scene = torch.randint(0, scenes, (batch,), generator=generator).numpy()
         order = torch.argsort(torch.rand(batch, views, generator=generator), dim=1)[:, : k + 1].numpy()
-        if self.nearest:   # the query, then the k views nearest to it (or, sometimes, the next k)
-            far = float(torch.rand(1, generator=generator)) < FAR_QUERIES
-            skip = int(torch.randint(1, MAX_SKIPPED + 1, (1,), generator=generator)) if far else 0
-            skip = min(skip, views - 1 - k)
-            order = np.stack([self.nearest_first(s, row[0], k, skip) for s, row in zip(scene, order)])
+        if self.nearest:   # the query, then the k views nearest to it
+            order = np.stack([self.nearest_first(s, row[0], k) for s, row in zip(scene, order)])
         rows = scene[:, None]
         images = images_to_tensor(self.dataset.images[rows, order], self.size)
         c2w = torch.as_tensor(self.dataset.c2w[rows, order], dtype=torch.float32)
@@ -150,12 +145,12 @@ class BatchSampler:
                              (cy * height - top) / crop_h], -1)
         return cropped, moved
 
-    def nearest_first(self, scene: int, query: int, k: int, skip: int = 0) -> np.ndarray:
-        """[k+1]: the query view, then the k other views of the scene nearest to it after the `skip` nearest."""
+    def nearest_first(self, scene: int, query: int, k: int) -> np.ndarray:
+        """[k+1]: the query view, then the k other views of the scene nearest to it."""
         c2w = np.asarray(self.dataset.c2w[scene], np.float64)
         others = np.delete(np.arange(len(c2w)), query)
         radius = max(float(np.median(np.linalg.norm(c2w[:, :3, 3], axis=-1))), 1e-9)
-        return np.concatenate([[query], others[nearest_views(c2w[others], c2w[query], skip + k, radius)[0][skip:]]])
+        return np.concatenate([[query], others[nearest_views(c2w[others], c2w[query], k, radius)[0]]])
 
 
 def training_cameras(dataset) -> dict[str, float]:

@@ -38,6 +38,8 @@ from gqn.nn.points import nearest_point_depths
 
 SUMMARY_CHANNELS = 6   # peak depth weight, colour spread at the attended depth, seen fraction, expected disparity,
                        # nothing-seen flag, how many sparse points lie near the pixel
+SPREAD_CHANNEL = 4     # of the soft output: colour spread at the depth the sharp colour came from (after the soft
+                       # colour and the sweep's peak weight)
 POINT_WINDOW = 5       # cells of the sweep's grid: a sparse point is evidence for the depths of the cells this near it
 SWEEP_STRIDE = 2       # the sweep runs on a grid of 2×2-pixel cells; colours are then read at every pixel
 UNSEEN_COLOUR = 0.5    # what a pixel no view sees starts from (the generator paints it)
@@ -106,8 +108,11 @@ class DepthSweep(nn.Module):
             soft = upsample(soft)
             sharp = torch.where(total[:, None] > 0, sharp, soft.reshape(batch, -1, height * width)[:, :3])
             if self.candidates and context.points is not None:
-                sharp = self.choose_depth(sharp, expected, disparity, soft.reshape(batch, -1, height * width),
-                                          context, query_c2w.float(), query_intrinsics.float(), size)
+                sharp, spread = self.choose_depth(sharp, expected, disparity, soft.reshape(batch, -1, height * width),
+                                                  context, query_c2w.float(), query_intrinsics.float(), size)
+                # the generator reads how well the views agree where the sharp colour came from
+                soft = torch.cat([soft[:, :SPREAD_CHANNEL], spread.reshape(batch, 1, height, width),
+                                  soft[:, SPREAD_CHANNEL + 1:]], 1)
         return torch.cat([sharp.reshape(batch, 3, height, width), soft], 1)
 
     def sweep(self, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor, size: tuple[int, int]
@@ -155,12 +160,12 @@ class DepthSweep(nn.Module):
 
     def choose_depth(self, sharp: torch.Tensor, expected: torch.Tensor, disparity: torch.Tensor,
                      certainty: torch.Tensor, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
-                     size: tuple[int, int]) -> torch.Tensor:
+                     size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         """The sharp colour [B,3,P] at the depth chosen per pixel among the sweep's (its expected
         disparity [B,P,1]; the sweep's disparities [B,D] and upsampled findings [B,c,P]) and those of
         the sparse points nearest the pixel in the image, by how well the views agree at each: a
         learned version of the sparse-depth baseline's choice, which is where it starts. `sharp`
-        stays where no candidate is seen."""
+        stays where no candidate is seen. With it the colour spread there [B,P], in place of the sweep's."""
         height, width = size
         batch, views = context.images.shape[:2]
         points, distance, spacing = nearest_point_depths(context.points, query_c2w, query_intrinsics, height, width,
@@ -183,13 +188,15 @@ class DepthSweep(nn.Module):
         described = torch.stack([log(spread), log(pooled), log(variance[:, 3:].mean(1)), count[:, 0] / views,
                                  torch.log1p(distance), (candidate - expected) / near,
                                  (candidate - candidate.amax(-1, keepdim=True)) / near, is_sweep,
-                                 certainty[:, 3, :, None].expand_as(spread),
-                                 log(certainty[:, 4, :, None].clamp_min(0)).expand_as(spread)], -1)
+                                 certainty[:, SPREAD_CHANNEL - 1, :, None].expand_as(spread),
+                                 log(certainty[:, SPREAD_CHANNEL, :, None].clamp_min(0)).expand_as(spread)], -1)
         described = torch.where(present[..., None], described, 0.0)                        # no NaN reaches a gradient
         usable = present & (count[:, 0] > 0)
         choice = torch.softmax(self.choose(described)[..., 0].masked_fill(~usable, MASKED), -1)  # [B,P,1+C]
         chosen = (colour * choice[:, None]).sum(-1)
-        return torch.where(usable.any(-1)[:, None], chosen, sharp)
+        seen = usable.any(-1)
+        return (torch.where(seen[:, None], chosen, sharp),
+                torch.where(seen, (spread * choice).sum(-1), certainty[:, SPREAD_CHANNEL]))
 
 
 def point_evidence(points: torch.Tensor | None, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,

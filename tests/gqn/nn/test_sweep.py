@@ -149,19 +149,3 @@ def test_a_sparse_point_is_evidence_for_its_depth_near_its_pixel_only():
     assert evidence[0, :, 2, 2].abs().sum() == 0               # far from the point: nothing
     assert point_evidence(None, c2w, intrinsics, disparity, 32, 32).abs().sum() == 0
 
-
-def test_some_queries_are_rendered_from_views_farther_than_their_nearest():
-    """FAR_QUERIES: an imagined camera away from the photos is trained for; the query itself is never a context."""
-    scenes = Scenes()
-    sampler = BatchSampler(scenes, tiny_sweep(), max_contexts=2, nearest=True)
-    positions = torch.as_tensor(scenes.c2w[0, :, :3, 3], dtype=torch.float32)
-    with_nearest = []
-    generator = torch.Generator().manual_seed(0)
-    for _ in range(60):
-        batch = sampler.draw(2, generator)
-        for query, contexts in zip(batch.query_c2w, batch.context_c2w):
-            distance = (positions - query[:3, 3]).norm(dim=-1)
-            assert distance.min() < 1e-5 and not torch.any((contexts[:, :3, 3] - query[:3, 3]).norm(dim=-1) < 1e-5)
-            nearest = positions[distance.argsort()[1]]
-            with_nearest.append(bool(torch.any((contexts[:, :3, 3] - nearest).norm(dim=-1) < 1e-5)))
-    assert 0.5 < np.mean(with_nearest) < 0.95
