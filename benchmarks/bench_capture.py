@@ -4,7 +4,8 @@ A 100-photo capture is rendered by the project (textured boxes, 800×600 photos 
 load). Prints one JSON object: seconds to encode all photos (goal ≤ 10 s), milliseconds per query
 at long side 128 with K contexts (1 sample and 4 samples), per query through `predict` on a
 5-photo capture (what a query should cost with K views), and the plane sweep per 128-px view (goal
-≤ 300 ms). Run it alone on a quiet machine: `python benchmarks/bench_capture.py [--model M]`.
+≤ 300 ms). The capture carries 3,000 sparse points scattered through the scene's box: they stand
+in for structure from motion's (what they cost the photo model, not how accurate they are). Run it alone on a quiet machine: `python benchmarks/bench_capture.py [--model M]`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from gqn.baselines import plane_sweep
 from gqn.data.photo_scene import default_cameras, make_scene, render
 
 PHOTOS, WIDTH, HEIGHT, LONG_SIDE = 100, 800, 600, 128
+POINTS = 3000
 
 
 def fastest(run, repeats: int = 5) -> float:
@@ -43,7 +45,8 @@ def main() -> None:
     intrinsics = camera.intrinsics_from_fov(WIDTH, HEIGHT, 60.0)
     low = np.stack([render(scene, pose, intrinsics / 4, WIDTH // 4, HEIGHT // 4) for pose in c2w])
     images = np.repeat(np.repeat(low, 4, axis=1), 4, axis=2)   # full-size photos, cheaply
-    views = ViewSet(images[:PHOTOS], c2w[:PHOTOS], np.tile(intrinsics, (PHOTOS, 1)), source="bench")
+    points = np.random.default_rng(0).uniform([-3, -3, 0], [3, 3, 1.8], (POINTS, 3)).astype(np.float32)
+    views = ViewSet(images[:PHOTOS], c2w[:PHOTOS], np.tile(intrinsics, (PHOTOS, 1)), source="bench", points=points)
     query, query_intrinsics = c2w[PHOTOS], camera.normalise_intrinsics(intrinsics, WIDTH, HEIGHT)
     size = (round(LONG_SIDE * HEIGHT / WIDTH), LONG_SIDE)
 

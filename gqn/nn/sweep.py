@@ -73,7 +73,7 @@ class DepthSweep(nn.Module):
             with torch.no_grad():   # start as the classical choice (gqn.baselines.sparse_depth): where the views agree
                 first, last = self.choose[0], self.choose[-1]
                 first.weight[0].zero_()
-                first.weight[0, 1] = 1.0
+                first.weight[0, 1] = 1.0   # hidden unit 0 = log(3×3 colour spread + floor) − log(floor) ≥ 0
                 first.bias[0] = -math.log(SPREAD_FLOOR)
                 last.weight.zero_()
                 last.weight[0, 0] = -AGREEMENT_SHARPNESS
@@ -194,9 +194,9 @@ class DepthSweep(nn.Module):
         usable = present & (count[:, 0] > 0)
         choice = torch.softmax(self.choose(described)[..., 0].masked_fill(~usable, MASKED), -1)  # [B,P,1+C]
         chosen = (colour * choice[:, None]).sum(-1)
-        seen = usable.any(-1)
-        return (torch.where(seen[:, None], chosen, sharp),
-                torch.where(seen, (spread * choice).sum(-1), certainty[:, SPREAD_CHANNEL]))
+        answered = usable.any(-1)
+        return (torch.where(answered[:, None], chosen, sharp),
+                torch.where(answered, (spread * choice).sum(-1), certainty[:, SPREAD_CHANNEL]))
 
 
 def point_evidence(points: torch.Tensor | None, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,

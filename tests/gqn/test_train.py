@@ -103,7 +103,7 @@ def test_init_grows_a_model_whose_new_parts_start_fresh(tmp_path, capsys):
     assert "new parameters start fresh:" in told and "sweep.choose.0.weight" in told and "sweep.encoder" not in told
     before, after = smaller.state_dict(), weights(tmp_path / "grown")
     assert all(torch.equal(before[k], after[k]) for k in before if k != "data_mean")
-    assert "sweep.prefer_sweep" in after
+    assert "sweep.choose.2.weight" in after
 
 
 def test_init_from_a_model_of_another_shape_is_a_clear_error(data, tmp_path, capsys):
