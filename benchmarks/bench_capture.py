@@ -5,7 +5,8 @@ load). Prints one JSON object: seconds to encode all photos (goal ≤ 10 s), mil
 at long side 128 with K contexts (1 sample and 4 samples), per query through `predict` on a
 5-photo capture (what a query should cost with K views), and the plane sweep per 128-px view (goal
 ≤ 300 ms). The capture carries 3,000 sparse points scattered through the scene's box: they stand
-in for structure from motion's (what they cost the photo model, not how accurate they are). Run it alone on a quiet machine: `python benchmarks/bench_capture.py [--model M]`.
+in for structure from motion's (what they cost the photo model, not how accurate they are).
+Run it alone on a quiet machine: `python benchmarks/bench_capture.py [--model M]`.
 """
 
 from __future__ import annotations

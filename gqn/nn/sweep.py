@@ -94,36 +94,39 @@ class DepthSweep(nn.Module):
         height, width = size
         low = (-(-height // SWEEP_STRIDE), -(-width // SWEEP_STRIDE))
         with torch.autocast(device_type=query_c2w.device.type, enabled=False):
-            weights, blend, disparity, soft = self.sweep(context, query_c2w.float(), query_intrinsics.float(), low)
+            maps = torch.cat([context.images.float(), context.features.float()], 2)   # sampled by sweep and choice
+            weights, blend, disparity, soft = self.sweep(context, maps, query_c2w.float(), query_intrinsics.float(), low)
             batch, views = blend.shape[:2]
             upsample = lambda x: F.interpolate(x.reshape(batch, -1, *low), size=(height, width),  # noqa: E731
                                                mode="bilinear", align_corners=False)
             expected = upsample((weights * disparity[:, None]).sum(-1)).reshape(batch, height * width, 1)
-            view_weight = upsample((blend * weights[:, None]).sum(-1)).reshape(batch, views, -1)   # [B,K,P]
-            sampled, _, seen, _ = along_rays(context.images, context, query_c2w, query_intrinsics, height, width,
-                                          1.0 / expected.clamp_min(1e-6))                          # [B,K,3,P,1]
-            weight = view_weight * seen[..., 0]
-            total = weight.sum(1)                                                                  # [B,P]
-            sharp = (sampled[..., 0] * weight[:, :, None]).sum(1) / total.clamp_min(1e-6)[:, None]
             soft = upsample(soft)
-            sharp = torch.where(total[:, None] > 0, sharp, soft.reshape(batch, -1, height * width)[:, :3])
+            found = soft.reshape(batch, -1, height * width)
             if self.candidates and context.points is not None:
-                sharp, spread = self.choose_depth(sharp, expected, disparity, soft.reshape(batch, -1, height * width),
-                                                  context, query_c2w.float(), query_intrinsics.float(), size)
+                sharp, spread = self.choose_depth(maps, expected, disparity, found, context, query_c2w.float(),
+                                                  query_intrinsics.float(), size)
                 # the generator reads how well the views agree where the sharp colour came from
                 soft = torch.cat([soft[:, :SPREAD_CHANNEL], spread.reshape(batch, 1, height, width),
                                   soft[:, SPREAD_CHANNEL + 1:]], 1)
+            else:   # the photos' colours at the expected depth, blended as the sweep weighed them around it
+                view_weight = upsample((blend * weights[:, None]).sum(-1)).reshape(batch, views, -1)   # [B,K,P]
+                sampled, _, seen, _ = along_rays(context.images, context, query_c2w, query_intrinsics, height, width,
+                                              1.0 / expected.clamp_min(1e-6))                          # [B,K,3,P,1]
+                weight = view_weight * seen[..., 0]
+                total = weight.sum(1)                                                                  # [B,P]
+                sharp = (sampled[..., 0] * weight[:, :, None]).sum(1) / total.clamp_min(1e-6)[:, None]
+                sharp = torch.where(total[:, None] > 0, sharp, found[:, :3])
         return torch.cat([sharp.reshape(batch, 3, height, width), soft], 1)
 
-    def sweep(self, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor, size: tuple[int, int]
-              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The sweep on a (height, width) grid: weights over depth [B,P,D], per-view blend weights at
+    def sweep(self, context, maps: torch.Tensor, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
+              size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The sweep over the contexts' colours and features `maps` [B,K,3+C,h,w] on a (height, width)
+        grid: weights over depth [B,P,D], per-view blend weights at
         each depth [B,K,P,D], the disparities [B,D], and what it found [B,3+SUMMARY+C,P] (the soft
         colour, the certainty, the features at the attended depths)."""
         height, width = size
         batch, views = context.images.shape[:2]
         disparity = disparities(context.depth_range, self.disparity, batch)                # [B,D]
-        maps = torch.cat([context.images.float(), context.features.float()], 2)
         sampled, mean, seen, count = along_rays(maps, context, query_c2w, query_intrinsics, height, width,
                                                 1.0 / disparity[:, None])                  # [B,K,C,P,D], [B,C,P,D]
         variance, blend, colour = self.agree(sampled, mean, seen, count, view_descriptors(context.c2w.float(), query_c2w))
@@ -158,14 +161,15 @@ class DepthSweep(nn.Module):
         colour = (sampled[:, :, :3] * (blend * seen)[:, :, None]).sum(1)
         return variance, blend, torch.where(count == 0, torch.full_like(colour, UNSEEN_COLOUR), colour)
 
-    def choose_depth(self, sharp: torch.Tensor, expected: torch.Tensor, disparity: torch.Tensor,
+    def choose_depth(self, maps: torch.Tensor, expected: torch.Tensor, disparity: torch.Tensor,
                      certainty: torch.Tensor, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
                      size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         """The sharp colour [B,3,P] at the depth chosen per pixel among the sweep's (its expected
         disparity [B,P,1]; the sweep's disparities [B,D] and upsampled findings [B,c,P]) and those of
-        the sparse points nearest the pixel in the image, by how well the views agree at each: a
-        learned version of the sparse-depth baseline's choice, which is where it starts. `sharp`
-        stays where no candidate is seen. With it the colour spread there [B,P], in place of the sweep's."""
+        the sparse points nearest the pixel in the image, by how well the views agree there (the
+        contexts' colours and features `maps`): a learned version of the sparse-depth baseline's
+        choice, which is where it starts. Where no view sees any candidate, the soft colour. With it
+        the colour spread there [B,P], in place of the sweep's."""
         height, width = size
         batch, views = context.images.shape[:2]
         points, distance, spacing = nearest_point_depths(context.points, query_c2w, query_intrinsics, height, width,
@@ -174,7 +178,6 @@ class DepthSweep(nn.Module):
         present = torch.cat([torch.ones_like(sweep, dtype=torch.bool), torch.isfinite(points)], -1)
         depth = torch.cat([sweep, points], -1).where(present, sweep)                       # [B,P,1+C]
         distance = torch.cat([torch.zeros_like(sweep), distance / spacing[:, None, None]], -1)
-        maps = torch.cat([context.images.float(), context.features.float()], 2)
         sampled, mean, seen, count = along_rays(maps, context, query_c2w, query_intrinsics, height, width, depth)
         variance, _, colour = self.agree(sampled, mean, seen, count, view_descriptors(context.c2w.float(), query_c2w))
         spread = variance[:, :3].mean(1)                                                   # [B,P,1+C]
@@ -195,7 +198,7 @@ class DepthSweep(nn.Module):
         choice = torch.softmax(self.choose(described)[..., 0].masked_fill(~usable, MASKED), -1)  # [B,P,1+C]
         chosen = (colour * choice[:, None]).sum(-1)
         answered = usable.any(-1)
-        return (torch.where(answered[:, None], chosen, sharp),
+        return (torch.where(answered[:, None], chosen, certainty[:, :3]),
                 torch.where(answered, (spread * choice).sum(-1), certainty[:, SPREAD_CHANNEL]))
 
 

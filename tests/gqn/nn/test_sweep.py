@@ -148,4 +148,3 @@ def test_a_sparse_point_is_evidence_for_its_depth_near_its_pixel_only():
     assert centre[1, 0] == pytest.approx(np.log(1 + 2.0))      # one point, counted with its half-weight neighbours
     assert evidence[0, :, 2, 2].abs().sum() == 0               # far from the point: nothing
     assert point_evidence(None, c2w, intrinsics, disparity, 32, 32).abs().sum() == 0
-
