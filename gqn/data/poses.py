@@ -137,23 +137,36 @@ def _raise_interrupt_on_sigterm():
 
 
 def _cancellable(token, function: Callable, *args, **kwargs) -> Any:
-    """Run a long pycolmap call in a thread so the main thread still takes signals; a signal cancels it."""
+    """Run a long pycolmap call in a thread so the main thread still takes signals; a signal cancels it.
+
+    The thread waits for `go` before it enters pycolmap. A signal can land inside Thread.start(),
+    before the thread can be joined; it then sees `cancelled` and never enters pycolmap, which
+    otherwise ran on unjoined while the interpreter shut down, and the process aborted (SIGABRT).
+    """
     outcome: dict[str, Any] = {}
+    go = threading.Event()
 
     def target() -> None:
+        go.wait()
+        if outcome.get("cancelled"):
+            return
         try:
             outcome["value"] = function(*args, cancellation_token=token, **kwargs)
         except BaseException as error:  # handed to the main thread below
             outcome["error"] = error
 
     thread = threading.Thread(target=target, daemon=True)
-    thread.start()
     try:
+        thread.start()
+        go.set()
         while thread.is_alive():
             thread.join(0.1)
     except BaseException:
+        outcome["cancelled"] = True
         token.cancel()
-        thread.join()
+        go.set()
+        if thread.is_alive():
+            thread.join()
         raise
     if "error" in outcome:
         if isinstance(outcome["error"], InterruptedError):
