@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from gqn.data.images import fit_image
+from gqn.data.images import fit_image, resize_image, working_size
 from gqn.data.viewset import ViewSet
 
 
@@ -27,3 +28,12 @@ def nearest_photo(views: ViewSet, query_c2w: np.ndarray, query_intrinsics: np.nd
     """The photo nearest the query camera, cut to the query's aspect and resized to `size`."""
     index = nearest_views(views.c2w, query_c2w, 1, capture_radius(views))[0, 0]
     return fit_image(views.images[index], size or views.size)
+
+
+def photos_at(images: np.ndarray, long_side: int) -> torch.Tensor:
+    """float [k,3,h,w] in [0,1]: photos uint8 [k,H,W,3] resized whole (Lanczos, as the truth is) to
+    the long side they are read at (their aspect kept): warping full-size photos into a small view
+    aliases. Normalised intrinsics hold at any size."""
+    size = working_size(*images.shape[1:3], long_side)
+    resized = np.stack([resize_image(image, size) for image in images])
+    return torch.from_numpy(resized).permute(0, 3, 1, 2).float() / 255.0

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from gqn.baselines.nearest import capture_radius, nearest_views
+from gqn.baselines.nearest import capture_radius, nearest_views, photos_at
 from gqn.data.viewset import ViewSet
 from gqn.errors import GQNError
 from gqn.nn.epipolar import query_rays
@@ -27,6 +27,7 @@ from gqn.nn.points import nearest_point_depths
 
 CANDIDATES = 6         # nearest projected points whose depths each pixel chooses from
 ANGLE_SCALE = np.deg2rad(10.0)
+SOURCE_OVERSAMPLE = 1.5  # photos are read (Lanczos) at this multiple of the output's size: 1.25-1.5 best
 COLOUR_SCALE = 0.1     # colour disagreement (0..1 units) at which a photo's weight falls by e
 
 
@@ -41,10 +42,11 @@ def sparse_depth_render(views: ViewSet, query_c2w: np.ndarray, query_intrinsics:
     chosen = nearest_views(views.c2w, query_c2w, min(k, len(views)), capture_radius(views))[0]
     # float32 throughout: scenes span metres, and float64 would double the time
     query_c2w = torch.as_tensor(np.asarray(query_c2w, np.float32))
-    intrinsics = torch.as_tensor(np.asarray(query_intrinsics, np.float32) * np.float32([width, height, width, height]))
-    photos = torch.as_tensor(views.images[chosen]).permute(0, 3, 1, 2).float() / 255.0   # [k,3,h,w]
+    photos = photos_at(views.images[chosen], round(max(height, width) * SOURCE_OVERSAMPLE))   # [k,3,h,w]
     photo_c2w = torch.as_tensor(views.c2w[chosen], dtype=torch.float32)
-    photo_intrinsics = torch.as_tensor(views.intrinsics[chosen], dtype=torch.float32)
+    photo_height, photo_width = photos.shape[-2:]
+    photo_intrinsics = torch.as_tensor(views.normalised_intrinsics()[chosen] * [photo_width, photo_height, photo_width, photo_height],
+                                       dtype=torch.float32)                               # in pixels of `photos`
     normalised = torch.as_tensor(np.asarray(query_intrinsics, np.float32))[None]
     rays = query_rays(query_c2w[None], normalised, height, width)[1][0].reshape(height, width, 3)  # world, z = 1
     candidates, distance, _ = nearest_point_depths(torch.as_tensor(views.points, dtype=torch.float32)[None],

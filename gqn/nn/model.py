@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from gqn import camera
 from gqn.baselines.nearest import nearest_views
 from gqn.config import ModelConfig
-from gqn.data.images import working_size
+from gqn.data.images import resize_image, working_size
 from gqn.data.normalize import SceneFrame, scene_frame
 from gqn.data.viewset import PROCEDURAL_FORMATS, ViewSet
 from gqn.errors import GQNError
@@ -81,13 +81,17 @@ def _chunks(total: int, size: int) -> list[slice]:
 
 def images_to_tensor(images: np.ndarray | torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     """uint8 [...,H,W,3] -> float [...,3,height,width] in [0,1] at `size` (one side for square
-    images, or (height, width)), resized (antialiased) if needed."""
+    images, or (height, width)), resized if needed: arrays as photos are (Lanczos, resize_image),
+    tensors antialiased bilinear."""
+    size = (size, size) if isinstance(size, int) else tuple(size)
     if isinstance(images, np.ndarray):  # torch wants writable memory; batches fancy-indexed from memmaps already are
+        if images.shape[-3:-1] != size:
+            flat = images.reshape(-1, *images.shape[-3:])
+            images = np.stack([resize_image(image, size) for image in flat]).reshape(*images.shape[:-3], *size, 3)
         x = torch.from_numpy(images if images.flags.writeable else images.copy())
     else:
         x = torch.as_tensor(images)
     lead = x.shape[:-3]
-    size = (size, size) if isinstance(size, int) else tuple(size)
     x = x.reshape(-1, *x.shape[-3:]).permute(0, 3, 1, 2).float() / 255.0
     return resize(x, size).reshape(*lead, 3, *size)
 
