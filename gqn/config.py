@@ -31,6 +31,8 @@ class ModelConfig:
     epipolar_far: float = 20.0      # `gqn train` sets both from the training data
     contexts: int = 5               # K: each query is rendered from the K views nearest to it
     point_candidates: int = 0       # "sweep": depths of this many nearest sparse points offered per pixel beside the sweep's
+    context_scale: float = 1.0      # contexts are read at this multiple of the query's scale: colours warped from
+                                    # them stay sharp (a bilinear read of a photo at the query's own scale blurs it)
     trained_on: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -82,7 +84,7 @@ RANGES = {"image_size": (8, 1024), "tower_channels": (1, 4096), "r_channels": (1
           "h_channels": (1, 4096), "z_channels": (1, 256), "steps": (1, 64), "kernel": (1, 15),
           "canvas_channels": (1, 256), "epipolar_samples": (1, 256), "epipolar_channels": (1, 4096),
           "epipolar_near": (1e-6, 1e6), "epipolar_far": (1e-6, 1e6),
-          "point_candidates": (0, 16)}
+          "point_candidates": (0, 16), "context_scale": (1.0, 4.0)}
 # The keys of `trained_on` that code reads, and what each must be.
 TRAINED_ON = {"kind": str, "data": str, "size": int, "views": int, "scenes": int, "seed": int,
               "fov_deg": float, "camera_radius": float, "sigma": float}
@@ -139,7 +141,7 @@ presets: dict[str, ModelConfig] = {
     # Real captures: a learned plane sweep over 32 depths (gqn.nn.sweep) under a small ConvDRAW.
     "photo": ModelConfig(image_size=128, representation="sweep", tower_channels=32, epipolar_channels=8,
                          epipolar_samples=32, h_channels=32, z_channels=4, steps=4, contexts=5,
-                         point_candidates=4),
+                         point_candidates=4, context_scale=1.5),
 }
 
 

@@ -90,11 +90,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def model_views(views: ViewSet, config: ModelConfig) -> tuple[ViewSet, SceneFrame]:
-    """The capture in the model's space (as `GQN.predict` places it) with its photos at the model's
-    resolution in their own aspect, and the frame that placed it."""
+    """The capture in the model's space (as `GQN.predict` places it) with its photos at the size the
+    model reads contexts at (config.context_scale × its resolution) in their own aspect, and the frame
+    that placed it."""
     frame = frame_for(views, config)
     moved = transform_views(views, frame.transform)
-    height, width = working_size(*views.size, config.image_size, config.r_scale)
+    height, width = working_size(*views.size, round(config.image_size * config.context_scale), config.r_scale)
     if (height, width) != views.size:
         moved.images = np.stack([fit_image(image, (height, width)) for image in views.images])
         moved.intrinsics = views.normalised_intrinsics() * [width, height, width, height]

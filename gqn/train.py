@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch.nn import functional as F
 
 from gqn.baselines.nearest import nearest_views
 from gqn.checkpoint import load_checkpoint, read_model_folder, save_checkpoint
@@ -85,7 +86,9 @@ class BatchSampler:
         self.max_contexts = min(max_contexts, views - 1)
         self.min_contexts = max(1, self.max_contexts - NEAREST_CONTEXT_SPREAD) if nearest else 1
         self.scale = np.array([width, height, width, height], np.float64)
-        self.size = working_size(height, width, config.image_size, config.r_scale)
+        # Contexts at config.context_scale times the query's scale, never upsampled: queries are read smaller.
+        self.size = working_size(height, width, min(max(height, width), round(config.image_size * config.context_scale)),
+                                 config.r_scale)
         self.crop = crop
         self.depth_range = getattr(dataset, "depth_range", None)
         self.points = getattr(dataset, "points", None)
@@ -104,7 +107,7 @@ class BatchSampler:
         query = 0 if self.nearest else k
         contexts = slice(1, None) if self.nearest else slice(0, k)
         query_image, query_intrinsics = images[:, query], intrinsics[:, query]
-        if self.crop is not None:
+        if self.crop is not None or self.config.context_scale != 1:
             query_image, query_intrinsics = self.random_crop(query_image, query_intrinsics, generator)
         height, width = (side // self.config.r_scale for side in query_image.shape[-2:])
         noise = torch.randn(self.config.steps, batch, self.config.z_channels, height, width, generator=generator)
@@ -129,20 +132,26 @@ class BatchSampler:
 
     def random_crop(self, images: torch.Tensor, intrinsics: torch.Tensor,
                     generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """A window of every query image [B,3,H,W] (one shape for the batch, its own place for each)
-        and the intrinsics [B,4] (normalised) of that window."""
+        """A window of every query image [B,3,H,W] (one shape for the batch, its own place for each;
+        the whole view without `crop`), read config.context_scale times smaller than the contexts, and
+        the intrinsics [B,4] (normalised) of that window."""
         height, width = images.shape[-2:]
-        aspect = CROP_ASPECTS[int(torch.randint(len(CROP_ASPECTS), (1,), generator=generator))]
+        scale = self.config.context_scale
+        aspect = CROP_ASPECTS[int(torch.randint(len(CROP_ASPECTS), (1,), generator=generator))] if self.crop else width / height
         cells = self.config.r_scale
-        long_side = min(self.crop, max(height, width))
-        crop_h = min(height, max(cells, round(long_side * min(1.0, 1 / aspect) / cells) * cells))
-        crop_w = min(width, max(cells, round(long_side * min(1.0, aspect) / cells) * cells))
-        top = torch.randint(height - crop_h + 1, (len(images),), generator=generator)
-        left = torch.randint(width - crop_w + 1, (len(images),), generator=generator)
-        cropped = torch.stack([image[:, y:y + crop_h, x:x + crop_w] for image, y, x in zip(images, top, left)])
+        long_side = min(self.crop or max(height, width), max(height, width) / scale)
+        crop_h = min(int(height / scale), max(cells, round(long_side * min(1.0, 1 / aspect) / cells) * cells))
+        crop_w = min(int(width / scale), max(cells, round(long_side * min(1.0, aspect) / cells) * cells))
+        window_h, window_w = min(height, round(crop_h * scale)), min(width, round(crop_w * scale))
+        top = torch.randint(height - window_h + 1, (len(images),), generator=generator)
+        left = torch.randint(width - window_w + 1, (len(images),), generator=generator)
+        cropped = torch.stack([image[:, y:y + window_h, x:x + window_w] for image, y, x in zip(images, top, left)])
+        if (window_h, window_w) != (crop_h, crop_w):   # bicubic, antialiased: about as sharp as Lanczos
+            cropped = F.interpolate(cropped, size=(crop_h, crop_w), mode="bicubic", antialias=True,
+                                    align_corners=False).clamp(0, 1)
         fx, fy, cx, cy = intrinsics.unbind(-1)
-        moved = torch.stack([fx * width / crop_w, fy * height / crop_h, (cx * width - left) / crop_w,
-                             (cy * height - top) / crop_h], -1)
+        moved = torch.stack([fx * width / window_w, fy * height / window_h, (cx * width - left) / window_w,
+                             (cy * height - top) / window_h], -1)
         return cropped, moved
 
     def nearest_first(self, scene: int, query: int, k: int) -> np.ndarray:

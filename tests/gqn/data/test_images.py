@@ -138,3 +138,16 @@ def test_random_crop_keeps_points_on_their_pixels():
         assert (cu, cv) == pytest.approx((u - left, v - top))
     with pytest.raises(ValueError):
         random_crop(image, intrinsics, (65, 10), rng)
+
+
+def test_what_a_model_reads_of_a_photo_is_as_sharp_as_the_truth_it_is_scored_against():
+    """Contexts (images_to_tensor) and the baselines' photos (photos_at) are resized as fit_image makes
+    the held-out truth: Lanczos, aspect kept, not a blurrier bilinear."""
+    from gqn.baselines.nearest import photos_at
+    from gqn.data.images import fit_image
+    from gqn.nn.model import images_to_tensor
+    photos = np.stack([pattern(192, 256, seed) for seed in range(2)])
+    truth = np.stack([fit_image(photo, (96, 128)) for photo in photos]).astype(np.float32) / 255.0
+    np.testing.assert_allclose(images_to_tensor(photos, (96, 128)).permute(0, 2, 3, 1).numpy(), truth, atol=1e-6)
+    np.testing.assert_allclose(photos_at(photos, 128).permute(0, 2, 3, 1).numpy(), truth, atol=1e-6)
+    assert photos_at(photos, 64).shape == (2, 3, 48, 64)

@@ -135,6 +135,38 @@ def test_a_query_crop_keeps_every_pixel_on_its_own_ray(seed):
     assert 1 <= batch.context_images.shape[1] <= 3     # the nearest max_contexts - 2 .. max_contexts views
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_queries_are_read_context_scale_times_smaller_than_the_contexts(seed):
+    """With context_scale 2 a 8-px query window is a 16-px window of the view, downsampled: every query
+    pixel looks along the ray through the centre of its 2×2 block, and shows that block's colour."""
+    scenes = Scenes()
+    config = dataclasses.replace(tiny_sweep(), image_size=32, context_scale=2.0)
+    sampler = BatchSampler(scenes, config, max_contexts=3, nearest=True, crop=8)
+    batch = sampler.draw(3, torch.Generator().manual_seed(seed))
+    assert batch.context_images.shape[-2:] == (32, 32)                   # never upsampled beyond the data
+    full_intrinsics = torch.tensor(scenes.intrinsics[0, 0] / [32, 32, 32, 32], dtype=torch.float32)
+    for image, c2w, intrinsics in zip(batch.query_image, batch.query_c2w, batch.query_intrinsics):
+        height, width = image.shape[-2:]
+        assert max(height, width) == 8
+        left, top = (image[:2, 2, 2] * 255 - 4.5).round().long().tolist()   # pixel (2, 2) is block (4..5, 4..5)
+        assert image[0, 2, 2] * 255 == pytest.approx(left + 4.5, abs=0.05)
+        _, full_rays = query_rays(c2w[None], full_intrinsics[None], 32, 32)
+        blocks = full_rays[0].reshape(32, 32, 3)[top:top + 2 * height, left:left + 2 * width]
+        expected = blocks.reshape(height, 2, width, 2, 3).mean((1, 3))
+        _, rays = query_rays(c2w[None], intrinsics[None], height, width)
+        assert torch.allclose(rays[0].reshape(height, width, 3), expected, atol=1e-5)
+
+
+def test_a_capture_is_encoded_at_context_scale_times_the_model_resolution():
+    from gqn.data.viewset import ViewSet
+    model = GQN(dataclasses.replace(tiny_sweep(), context_scale=1.5)).eval()
+    images, c2w, *_ = capture_batch(b=1, k=3, size=96)
+    views = ViewSet((images[0].permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8),
+                    c2w[0].double().numpy(), intrinsics=np.tile([96.0, 96.0, 48.0, 48.0], (3, 1)))
+    assert model.context_side == 48
+    assert tuple(model.encode_views(views).images.shape[-2:]) == (48, 48)
+
+
 def test_a_sparse_point_is_evidence_for_its_depth_near_its_pixel_only():
     from gqn.nn.sweep import point_evidence
     c2w = torch.as_tensor(camera.look_at(np.array([[4.0, 0.0, 0.0]])), dtype=torch.float32)   # looks down -x
