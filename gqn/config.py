@@ -39,6 +39,11 @@ class ModelConfig:
     def state_size(self) -> int:
         return self.image_size // self.r_scale
 
+    @property
+    def context_side(self) -> int:
+        """Long side of the contexts in pixels: the queries' (image_size) times context_scale."""
+        return round(self.image_size * self.context_scale)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

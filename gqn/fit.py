@@ -97,7 +97,7 @@ def model_views(views: ViewSet, config: ModelConfig) -> tuple[ViewSet, SceneFram
     that placed it."""
     frame = frame_for(views, config)
     moved = transform_views(views, frame.transform)
-    height, width = working_size(*views.size, round(config.image_size * config.context_scale), config.r_scale)
+    height, width = working_size(*views.size, config.context_side, config.r_scale)
     if (height, width) != views.size:
         moved.images = np.stack([fit_image(image, (height, width)) for image in views.images])
         moved.intrinsics = views.normalised_intrinsics() * [width, height, width, height]

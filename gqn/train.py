@@ -87,8 +87,7 @@ class BatchSampler:
         self.min_contexts = max(1, self.max_contexts - NEAREST_CONTEXT_SPREAD) if nearest else 1
         self.scale = np.array([width, height, width, height], np.float64)
         # Contexts at config.context_scale times the query's scale, never upsampled: queries are read smaller.
-        self.size = working_size(height, width, min(max(height, width), round(config.image_size * config.context_scale)),
-                                 config.r_scale)
+        self.size = working_size(height, width, min(max(height, width), config.context_side), config.r_scale)
         self.crop = crop
         self.depth_range = getattr(dataset, "depth_range", None)
         self.points = getattr(dataset, "points", None)
@@ -137,7 +136,10 @@ class BatchSampler:
         the intrinsics [B,4] (normalised) of that window."""
         height, width = images.shape[-2:]
         scale = self.config.context_scale
-        aspect = CROP_ASPECTS[int(torch.randint(len(CROP_ASPECTS), (1,), generator=generator))] if self.crop else width / height
+        if self.crop:
+            aspect = CROP_ASPECTS[int(torch.randint(len(CROP_ASPECTS), (1,), generator=generator))]
+        else:
+            aspect = width / height
         cells = self.config.r_scale
         long_side = min(self.crop or max(height, width), max(height, width) / scale)
         crop_h = min(int(height / scale), max(cells, round(long_side * min(1.0, 1 / aspect) / cells) * cells))

@@ -45,8 +45,8 @@ def sparse_depth_render(views: ViewSet, query_c2w: np.ndarray, query_intrinsics:
     photos = photos_at(views.images[chosen], round(max(height, width) * SOURCE_OVERSAMPLE))   # [k,3,h,w]
     photo_c2w = torch.as_tensor(views.c2w[chosen], dtype=torch.float32)
     photo_height, photo_width = photos.shape[-2:]
-    photo_intrinsics = torch.as_tensor(views.normalised_intrinsics()[chosen] * [photo_width, photo_height, photo_width, photo_height],
-                                       dtype=torch.float32)                               # in pixels of `photos`
+    in_pixels = np.array([photo_width, photo_height, photo_width, photo_height])
+    photo_intrinsics = torch.as_tensor(views.normalised_intrinsics()[chosen] * in_pixels, dtype=torch.float32)
     normalised = torch.as_tensor(np.asarray(query_intrinsics, np.float32))[None]
     rays = query_rays(query_c2w[None], normalised, height, width)[1][0].reshape(height, width, 3)  # world, z = 1
     candidates, distance, _ = nearest_point_depths(torch.as_tensor(views.points, dtype=torch.float32)[None],

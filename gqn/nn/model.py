@@ -193,11 +193,6 @@ class GQN(nn.Module):
         self.register_buffer("data_mean", torch.full((3, config.image_size, config.image_size), 0.5))
 
     @property
-    def context_side(self) -> int:
-        """Long side of the contexts in pixels: the queries' (image_size) times config.context_scale."""
-        return round(self.config.image_size * self.config.context_scale)
-
-    @property
     def query_chunk(self) -> int:
         """Queries conditioned per pass: the sweep holds D depths × K views of every pixel at once."""
         return SWEEP_QUERY_CHUNK if self.config.representation == "sweep" else QUERY_CHUNK
@@ -300,7 +295,7 @@ class GQN(nn.Module):
         if len(views) == 0:
             raise GQNError("the context set is empty: give the model at least one view")
         frame = self.scene_frame(views)
-        size = working_size(*views.size, self.context_side, self.config.r_scale)
+        size = working_size(*views.size, self.config.context_side, self.config.r_scale)
         device = self._device()
         c2w = torch.as_tensor(frame.poses(views.c2w), dtype=torch.float32, device=device)
         intrinsics = torch.as_tensor(views.normalised_intrinsics(), dtype=torch.float32, device=device)

@@ -15,10 +15,11 @@ Every pixel then reads the contexts' colours at full resolution at the depth its
 where the photos agree. Where the capture has sparse points, each pixel also reads the colours at
 the depths of the few points nearest it in the image (config.point_candidates) and a small network
 chooses between them and the sweep's depth by how well the views agree there: points are exact
-where structure from motion found them, and they keep silhouettes at full resolution. With it come the soft colour (blended over the depths), how sure the sweep
-was (peak weight, colour spread, how much any view saw, the expected disparity, the points' support)
-and the features at the attended depths: the ConvDRAW generator paints a residual over the sharp
-colour, and its latent varies where the sweep could not answer.
+where structure from motion found them, and they keep silhouettes at full resolution. With it come
+the soft colour (blended over the depths), how sure the sweep was (peak weight, colour spread, how
+much any view saw, the expected disparity, the points' support) and the features at the attended
+depths: the ConvDRAW generator paints a residual over the sharp colour, and its latent varies where
+the sweep could not answer.
 
 Everything is relative (disparities over the scene's own near plane, camera distances over their
 median), so it is the same for any frame, unit and scale of a capture.

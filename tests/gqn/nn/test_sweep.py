@@ -163,7 +163,7 @@ def test_a_capture_is_encoded_at_context_scale_times_the_model_resolution():
     images, c2w, *_ = capture_batch(b=1, k=3, size=96)
     views = ViewSet((images[0].permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8),
                     c2w[0].double().numpy(), intrinsics=np.tile([96.0, 96.0, 48.0, 48.0], (3, 1)))
-    assert model.context_side == 48
+    assert model.config.context_side == 48
     assert tuple(model.encode_views(views).images.shape[-2:]) == (48, 48)
 
 
