@@ -33,6 +33,8 @@ class ModelConfig:
     point_candidates: int = 0       # "sweep": depths of this many nearest sparse points offered per pixel beside the sweep's
     context_scale: float = 1.0      # contexts are read at this multiple of the query's scale: colours warped from
                                     # them stay sharp (a bilinear read of a photo at the query's own scale blurs it)
+    trust_gate: bool = False        # residual generators: a learned per-pixel gate on the correction shown at sampling
+                                    # (gqn.nn.generator), trained on the mean of prior samples
     trained_on: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -146,7 +148,7 @@ presets: dict[str, ModelConfig] = {
     # Real captures: a learned plane sweep over 32 depths (gqn.nn.sweep) under a small ConvDRAW.
     "photo": ModelConfig(image_size=128, representation="sweep", tower_channels=32, epipolar_channels=8,
                          epipolar_samples=32, h_channels=32, z_channels=4, steps=4, contexts=5,
-                         point_candidates=4, context_scale=1.5),
+                         point_candidates=4, context_scale=1.5, trust_gate=True),
 }
 
 

@@ -28,6 +28,7 @@ from gqn.checkpoint import load_checkpoint, read_model_folder, save_checkpoint
 from gqn.config import ModelConfig, TrainConfig, preset
 from gqn.errors import GQNError
 from gqn.data.images import working_size
+from gqn.nn.generator import TRUST_SAMPLES
 from gqn.nn.model import GQN, images_to_tensor
 from gqn.progress import Progress, report
 
@@ -37,6 +38,7 @@ NEAREST_CONTEXT_SPREAD = 2     # nearest contexts are drawn from max_contexts �
 CROP_ASPECTS = (1.0, 3 / 4, 4 / 3)   # width / height of query crops
 POINTS_DROPPED = 0.3          # of training scenes are shown without their sparse points
 MIN_POINT_DENSITY = 0.2       # the rest keep a uniform 20-100 % of their points
+TRUST_LR_SCALE = 10.0         # the trust gate's learning rate over the model's (gqn.nn.generator)
 DEPTH_RANGE_WIDENING = 0.5     # a stored (near, far) becomes (near·(1−a), far·(1+b)), a, b uniform below this
 
 
@@ -55,7 +57,7 @@ class Batch:
     query_image: torch.Tensor         # [B,3,H,W]
     query_c2w: torch.Tensor           # [B,4,4]
     query_intrinsics: torch.Tensor    # [B,4]
-    noise: torch.Tensor               # [L,B,z,h,w]
+    noise: torch.Tensor               # [L,B,z,h,w]; [L·(1 + TRUST_SAMPLES),...] with a trust gate
     depth_range: torch.Tensor | None = None  # [B,2] each scene's (near, far); None: the model config's
     points: torch.Tensor | None = None       # [B,M,3] each scene's sparse points, NaN rows: none
 
@@ -109,7 +111,8 @@ class BatchSampler:
         if self.crop is not None or self.config.context_scale != 1:
             query_image, query_intrinsics = self.random_crop(query_image, query_intrinsics, generator)
         height, width = (side // self.config.r_scale for side in query_image.shape[-2:])
-        noise = torch.randn(self.config.steps, batch, self.config.z_channels, height, width, generator=generator)
+        draws = 1 + TRUST_SAMPLES * self.config.trust_gate   # the posterior's z, then the trust gate's prior samples
+        noise = torch.randn(draws * self.config.steps, batch, self.config.z_channels, height, width, generator=generator)
         depth_range = None
         if self.depth_range is not None:
             widen = torch.rand(batch, 2, generator=generator).double().numpy() * DEPTH_RANGE_WIDENING
@@ -263,6 +266,14 @@ def _load_weights(model: GQN, weights: dict[str, torch.Tensor]) -> None:
         print(f"new parameters start fresh: {', '.join(missing)}", file=sys.stderr)
 
 
+def parameter_groups(model: GQN) -> list[dict]:
+    """Adam's groups: the model, and its trust gate (if any) at TRUST_LR_SCALE times the rate, so that
+    the few hundred steps of a fine-tune or a fit place it."""
+    gate = [] if model.generator.trust is None else list(model.generator.trust.parameters())
+    rest = [p for p in model.parameters() if all(p is not g for g in gate)]
+    return [{"params": rest, "lr_scale": 1.0}] + ([{"params": gate, "lr_scale": TRUST_LR_SCALE}] if gate else [])
+
+
 def train_config_from(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(steps=args.steps or TrainConfig.steps, batch=args.batch, max_contexts=args.max_contexts, lr_start=args.lr,
                        lr_end=args.lr / 10, seed=args.seed, checkpoint_every=args.checkpoint_every or TrainConfig.checkpoint_every,
@@ -309,7 +320,7 @@ class TrainingSession:
             _load_weights(model, weights)
         model.to(device)
         generator = torch.Generator().manual_seed(train_config.seed)
-        optimizer = torch.optim.Adam(model.parameters(), lr=train_config.lr_start)
+        optimizer = torch.optim.Adam(parameter_groups(model), lr=train_config.lr_start)
         if resuming:
             generator.set_state(state.pop("rng"))
             optimizer.load_state_dict(_optimizer_state(optimizer, state, info["optimizer"]))
@@ -362,7 +373,7 @@ class TrainingSession:
                 sigma = anneal(config.sigma_start, config.sigma_end, config.sigma_anneal_fraction, self.step, config.steps)
                 lr = anneal(config.lr_start, config.lr_end, config.lr_anneal_fraction, self.step, config.steps)
                 for group in self.optimizer.param_groups:
-                    group["lr"] = lr
+                    group["lr"] = lr * group.get("lr_scale", 1.0)
                 batch = sampler.draw(config.batch, self.generator).slice(local).to(device)
                 result = ddp(batch.context_images, batch.context_c2w, batch.context_intrinsics, batch.query_image,
                              batch.query_c2w, batch.query_intrinsics, sigma, batch.noise, batch.depth_range,
@@ -377,7 +388,7 @@ class TrainingSession:
                 if rank == 0 and (self.step % config.log_every == 0 or self.step == last):
                     elapsed = time.monotonic() - started
                     log({"step": self.step, "loss": loss, "nll": result["nll"].item(), "kl": result["kl"].item(),
-                         "sigma": sigma, "lr": lr, "contexts": batch.context_images.shape[1],
+                         **({"trust_nll": result["trust_nll"].item()} if "trust_nll" in result else {}), "sigma": sigma, "lr": lr, "contexts": batch.context_images.shape[1],
                          "images_per_s": (self.step - first_step) * config.batch / max(elapsed, 1e-9)})
                 if self.step % config.checkpoint_every == 0:
                     self.checkpoint()

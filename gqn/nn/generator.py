@@ -9,6 +9,14 @@ Cost choices (measured figures in README / benchmarks):
   conv at full resolution then smooths the seams between the s×s blocks.
 - The inference core reads the target as a space-to-depth tensor (lossless, no conv at full size)
   and the generator state h_g, which already carries what the canvas holds.
+
+A residual generator (the photo model) paints a correction over a colour it is given. Trained on the
+ELBO, that correction is fitted with the posterior's latent, which has seen the target; drawn from
+the prior it is a guess, and averaged over a few samples it made the photo model's images worse
+than the colour alone (0.55 dB on 10 unseen captures). `trust_gate` adds a per-pixel gate in (0, 1)
+on the correction, trained on what is shown: the mean of prior samples against the truth
+(`trust_nll`), with the rest of the model held still for it. It learns where the generator knows
+better than the colour (where no photo saw the surface) and where it does not.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from gqn.nn.convlstm import ConvLSTMCell
 
 LOG_2PI = math.log(2 * math.pi)
 RESIDUAL_EPS = 1e-3   # a residual head's base colour is kept this far inside (0, 1), where its logit is finite
+TRUST_SAMPLES = 2     # prior samples whose mean trains the trust gate (each costs a generator pass without gradients)
+TRUST_HIDDEN = 8      # channels inside the trust gate
 
 
 def gaussian_kl(mu_q: torch.Tensor, logstd_q: torch.Tensor, mu_p: torch.Tensor, logstd_p: torch.Tensor) -> torch.Tensor:
@@ -39,7 +49,8 @@ def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, sigma: float) -> torch.Ten
 
 
 class Generator(nn.Module):
-    def __init__(self, config: ModelConfig, cond_channels: int, skip_channels: int = 0, residual: bool = False) -> None:
+    def __init__(self, config: ModelConfig, cond_channels: int, skip_channels: int = 0, residual: bool = False,
+                 trust_gate: bool = False) -> None:
         super().__init__()
         self.config = config
         self.residual = residual
@@ -56,6 +67,12 @@ class Generator(nn.Module):
         if residual:   # starts as exactly the skip's colour
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
+        self.trust = None
+        if trust_gate:   # starts trusting half of the correction everywhere
+            self.trust = nn.Sequential(nn.Conv2d(config.canvas_channels + skip_channels, TRUST_HIDDEN, 3, padding=1),
+                                       nn.ReLU(), nn.Conv2d(TRUST_HIDDEN, 1, 1))
+            nn.init.zeros_(self.trust[-1].weight)
+            nn.init.zeros_(self.trust[-1].bias)
 
     def _core(self, cores: nn.ModuleList, step: int) -> ConvLSTMCell:
         return cores[step if len(cores) > 1 else 0]
@@ -64,16 +81,26 @@ class Generator(nn.Module):
         shape = (cond.shape[0], self.config.h_channels, *cond.shape[-2:])
         return cond.new_zeros(shape, dtype=torch.float32), cond.new_zeros(shape, dtype=torch.float32)
 
-    def _image(self, canvas: torch.Tensor, skip: torch.Tensor | None) -> torch.Tensor:
-        """Canvas at state resolution (+ full-resolution skip input) -> mean image in [0,1], fp32;
-        `residual`: a correction, in logits, of the skip's first three channels (a colour)."""
+    def _correction(self, canvas: torch.Tensor, skip: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Canvas at state resolution -> the head's input at full resolution (with the skip) and its
+        output logits, fp32."""
         full = F.pixel_shuffle(canvas, self.config.r_scale)
         if skip is not None:
             full = torch.cat([full, skip.to(full.dtype)], 1)
-        logits = self.head(full).float()
+        return full, self.head(full).float()
+
+    def _compose(self, full: torch.Tensor, logits: torch.Tensor, skip: torch.Tensor | None, trusted: bool) -> torch.Tensor:
+        """The head's logits -> mean image in [0,1]; `residual`: a correction, in logits, of the skip's
+        first three channels (a colour), scaled by the trust gate when `trusted`."""
         if self.residual:
+            if trusted and self.trust is not None:
+                logits = logits * torch.sigmoid(self.trust(full).float())
             logits = logits + torch.logit(skip[:, :3].float().clamp(RESIDUAL_EPS, 1 - RESIDUAL_EPS))
         return torch.sigmoid(logits)
+
+    def _image(self, canvas: torch.Tensor, skip: torch.Tensor | None, trusted: bool = True) -> torch.Tensor:
+        """Canvas at state resolution (+ full-resolution skip input) -> mean image in [0,1], fp32."""
+        return self._compose(*self._correction(canvas, skip), skip, trusted)
 
     def elbo(self, cond: torch.Tensor, target: torch.Tensor, sigma: float,
              noise: torch.Tensor | None = None, skip: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -98,20 +125,41 @@ class Generator(nn.Module):
             h_g, c_g = self._core(self.generation_cores, step)(z, (h_g, c_g), generation_bias)
             canvas = canvas + self.canvas_update(h_g).float()
             kl = kl + gaussian_kl(mu_q, logstd_q, mu_p, logstd_p).sum(dim=(1, 2, 3))
-        mean = self._image(canvas, skip)
+        mean = self._image(canvas, skip, trusted=False)
         nll = gaussian_nll(target, mean, sigma).sum(dim=(1, 2, 3))
         return nll, kl, mean
 
-    def sample(self, cond: torch.Tensor, generator: torch.Generator | None = None,
-               skip: torch.Tensor | None = None) -> torch.Tensor:
-        """Images drawn from the prior (never the posterior at test time): [B,3,H,W] in [0,1]."""
+    def trust_nll(self, cond: torch.Tensor, target: torch.Tensor, sigma: float, skip: torch.Tensor | None,
+                  noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-image NLL of the mean of TRUST_SAMPLES prior samples, as predictions are shown; its
+        gradient reaches the trust gate alone. noise [TRUST_SAMPLES·L,B,z,h,w] makes the samples
+        reproducible."""
+        skip = None if skip is None else skip.detach()
+        steps = self.config.steps
+        with torch.no_grad():
+            drawn = [self._correction(self._prior_canvas(cond, noise=None if noise is None else noise[i * steps:(i + 1) * steps]), skip)
+                     for i in range(TRUST_SAMPLES)]
+        mean = torch.stack([self._compose(full, logits, skip, trusted=True) for full, logits in drawn]).mean(0)
+        return gaussian_nll(target, mean, sigma).sum(dim=(1, 2, 3))
+
+    def _prior_canvas(self, cond: torch.Tensor, generator: torch.Generator | None = None,
+                      noise: torch.Tensor | None = None) -> torch.Tensor:
+        """The canvas of one prior sample; z's noise drawn from `generator`, or given as noise [L,B,z,h,w]."""
         generation_bias = self.generation_input(cond)
         h_g, c_g = self._zeros(cond)
         canvas = 0.0
         for step in range(self.config.steps):
             mu_p, logstd_p = self.prior(h_g).float().chunk(2, 1)
-            eps = torch.randn(mu_p.shape, generator=generator).to(mu_p.device)  # CPU draws: same pixels on any device
+            if noise is None:   # CPU draws: the same pixels on any device
+                eps = torch.randn(mu_p.shape, generator=generator).to(mu_p.device)
+            else:
+                eps = noise[step]
             z = mu_p + torch.exp(logstd_p) * eps
             h_g, c_g = self._core(self.generation_cores, step)(z, (h_g, c_g), generation_bias)
             canvas = canvas + self.canvas_update(h_g).float()
-        return self._image(canvas, skip)
+        return canvas
+
+    def sample(self, cond: torch.Tensor, generator: torch.Generator | None = None,
+               skip: torch.Tensor | None = None) -> torch.Tensor:
+        """Images drawn from the prior (never the posterior at test time): [B,3,H,W] in [0,1]."""
+        return self._image(self._prior_canvas(cond, generator), skip)

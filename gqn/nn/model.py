@@ -179,7 +179,7 @@ class GQN(nn.Module):
             self.sweep = DepthSweep(config)
             pixels, features = self.sweep.out_channels - config.epipolar_channels, config.epipolar_channels
             self.generator = Generator(config, pixels * config.r_scale ** 2 + features, self.sweep.out_channels,
-                                       residual=True)
+                                       residual=True, trust_gate=config.trust_gate)
         else:
             self.representation = (Pool if config.representation == "pool" else Tower)(config)
             cond_channels, skip_channels = config.r_channels + VIEWPOINT_DIM, 0
@@ -261,12 +261,20 @@ class GQN(nn.Module):
                 query_image: torch.Tensor, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
                 sigma: float, noise: torch.Tensor | None = None, depth_range: torch.Tensor | None = None,
                 points: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """The negative ELBO, averaged over the batch (nats per image), with its NLL and KL parts."""
+        """The negative ELBO, averaged over the batch (nats per image), with its NLL and KL parts; with a
+        trust gate (noise then [L·(1 + TRUST_SAMPLES),B,z,h,w]) plus the NLL of the mean of prior
+        samples, which trains the gate alone."""
         with self.autocast():
             context = self.encode(context_images, context_c2w, context_intrinsics, depth_range, points)
             cond, skip = self.condition(context, query_c2w, query_intrinsics, self.grid(query_image.shape[-2:]))
             nll, kl, mean = self.generator.elbo(cond, query_image, sigma, noise, skip)
-        return {"loss": (nll + kl).mean(), "nll": nll.mean(), "kl": kl.mean(), "mean": mean}
+            result = {"loss": (nll + kl).mean(), "nll": nll.mean(), "kl": kl.mean(), "mean": mean}
+            if self.generator.trust is not None:
+                steps = self.config.steps
+                trust = self.generator.trust_nll(cond, query_image, sigma, skip, None if noise is None else noise[steps:])
+                result["loss"] = result["loss"] + trust.mean()
+                result["trust_nll"] = trust.mean()
+        return result
 
     @torch.inference_mode()
     def sample(self, cond: torch.Tensor, skip: torch.Tensor | None, samples: int = 1,

@@ -19,7 +19,8 @@ where structure from motion found them, and they keep silhouettes at full resolu
 the soft colour (blended over the depths), how sure the sweep was (peak weight, colour spread, how
 much any view saw, the expected disparity, the points' support) and the features at the attended
 depths: the ConvDRAW generator paints a residual over the sharp colour, and its latent varies where
-the sweep could not answer.
+the sweep could not answer; a learned trust gate (gqn.nn.generator) shows as much of that residual as
+has paid off against the truth.
 
 Everything is relative (disparities over the scene's own near plane, camera distances over their
 median), so it is the same for any frame, unit and scale of a capture.

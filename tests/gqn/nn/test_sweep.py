@@ -55,10 +55,10 @@ def scattered_points(b=2, m=200, seed=0):
 
 def test_every_parameter_learns_once_training_has_moved_the_head():
     torch.manual_seed(0)
-    model = GQN(dataclasses.replace(tiny_sweep(), point_candidates=2))
+    model = GQN(dataclasses.replace(tiny_sweep(), point_candidates=2, trust_gate=True))
     images, c2w, intr, target, q, qi, depth_range = capture_batch()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(2):
+    for _ in range(3):   # the head moves at the first step, the trust gate's last layer at the second
         optimizer.zero_grad()
         out = model(images, c2w, intr, target, q, qi, 0.5, None, depth_range, scattered_points())
         assert torch.isfinite(out["loss"])
@@ -67,6 +67,43 @@ def test_every_parameter_learns_once_training_has_moved_the_head():
     unused = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     # The first inference core only ever sees zero states at its single step.
     assert unused == []
+
+
+def gated_model_and_condition(seed=0):
+    """A tiny sweep model with a head that paints a real correction and a trust gate that varies."""
+    torch.manual_seed(seed)
+    model = GQN(dataclasses.replace(tiny_sweep(), trust_gate=True)).eval()
+    torch.nn.init.normal_(model.generator.head.weight, std=0.3)
+    torch.nn.init.normal_(model.generator.trust[-1].weight, std=0.3)
+    images, c2w, intr, target, q, qi, depth_range = capture_batch(seed=seed)
+    with torch.no_grad():
+        cond, skip = model.condition(model.encode(images, c2w, intr, depth_range), q, qi, model.grid((32, 32)))
+    return model, cond, skip, target
+
+
+def test_the_trust_gate_learns_from_the_mean_of_prior_samples_and_nothing_else_does():
+    model, cond, skip, target = gated_model_and_condition()
+    gate = {name for name, _ in model.named_parameters() if name.startswith("generator.trust.")}
+    model.generator.trust_nll(cond, target, 0.5, skip.requires_grad_()).sum().backward()
+    moved = {name for name, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert moved == gate and skip.grad is None
+    model.zero_grad()
+    nll, kl, _ = model.generator.elbo(cond, target, 0.5, skip=skip.detach())
+    (nll + kl).sum().backward()
+    assert all(p.grad is None for name, p in model.named_parameters() if name in gate)
+
+
+@pytest.mark.parametrize("gate_logit, shows", [(-50.0, "colour"), (50.0, "generator")])
+def test_a_closed_trust_gate_shows_the_sweeps_colour_and_an_open_one_the_generators(gate_logit, shows):
+    model, cond, skip, _ = gated_model_and_condition()
+    torch.nn.init.zeros_(model.generator.trust[-1].weight)
+    torch.nn.init.constant_(model.generator.trust[-1].bias, gate_logit)
+    gated = model.sample(cond, skip, generator=torch.Generator().manual_seed(1))[:, 0]
+    generator = model.generator
+    ungated = generator._image(generator._prior_canvas(cond, torch.Generator().manual_seed(1)), skip, trusted=False)
+    colour = skip[:, :3].clamp(1e-3, 1 - 1e-3)
+    assert torch.allclose(gated, colour if shows == "colour" else ungated, atol=1e-5)
+    assert (ungated - colour).abs().max() > 0.05      # the head does paint a correction
 
 
 def test_an_untrained_sweep_takes_the_point_depths_where_the_photos_agree():
