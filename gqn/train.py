@@ -387,8 +387,9 @@ class TrainingSession:
                 self.step += 1
                 if rank == 0 and (self.step % config.log_every == 0 or self.step == last):
                     elapsed = time.monotonic() - started
-                    log({"step": self.step, "loss": loss, "nll": result["nll"].item(), "kl": result["kl"].item(),
-                         **({"trust_nll": result["trust_nll"].item()} if "trust_nll" in result else {}), "sigma": sigma, "lr": lr, "contexts": batch.context_images.shape[1],
+                    losses = {name: result[name].item() for name in ("nll", "kl", "trust_nll") if name in result}
+                    log({"step": self.step, "loss": loss, **losses, "sigma": sigma, "lr": lr,
+                         "contexts": batch.context_images.shape[1],
                          "images_per_s": (self.step - first_step) * config.batch / max(elapsed, 1e-9)})
                 if self.step % config.checkpoint_every == 0:
                     self.checkpoint()

@@ -132,13 +132,12 @@ class Generator(nn.Module):
     def trust_nll(self, cond: torch.Tensor, target: torch.Tensor, sigma: float, skip: torch.Tensor | None,
                   noise: torch.Tensor | None = None) -> torch.Tensor:
         """Per-image NLL of the mean of TRUST_SAMPLES prior samples, as predictions are shown; its
-        gradient reaches the trust gate alone. noise [TRUST_SAMPLES·L,B,z,h,w] makes the samples
-        reproducible."""
+        gradient reaches the trust gate alone. noise: the batch's [L·(1 + TRUST_SAMPLES),B,z,h,w], the
+        posterior's L steps (elbo) then each prior sample's, makes the samples reproducible."""
         skip = None if skip is None else skip.detach()
-        steps = self.config.steps
+        draws = [None] * TRUST_SAMPLES if noise is None else noise.split(self.config.steps)[1:]
         with torch.no_grad():
-            drawn = [self._correction(self._prior_canvas(cond, noise=None if noise is None else noise[i * steps:(i + 1) * steps]), skip)
-                     for i in range(TRUST_SAMPLES)]
+            drawn = [self._correction(self._prior_canvas(cond, noise=part), skip) for part in draws]
         mean = torch.stack([self._compose(full, logits, skip, trusted=True) for full, logits in drawn]).mean(0)
         return gaussian_nll(target, mean, sigma).sum(dim=(1, 2, 3))
 

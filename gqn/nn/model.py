@@ -270,8 +270,7 @@ class GQN(nn.Module):
             nll, kl, mean = self.generator.elbo(cond, query_image, sigma, noise, skip)
             result = {"loss": (nll + kl).mean(), "nll": nll.mean(), "kl": kl.mean(), "mean": mean}
             if self.generator.trust is not None:
-                steps = self.config.steps
-                trust = self.generator.trust_nll(cond, query_image, sigma, skip, None if noise is None else noise[steps:])
+                trust = self.generator.trust_nll(cond, query_image, sigma, skip, noise)
                 result["loss"] = result["loss"] + trust.mean()
                 result["trust_nll"] = trust.mean()
         return result
