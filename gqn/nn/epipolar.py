@@ -88,6 +88,36 @@ def along_rays(maps: torch.Tensor, context, query_c2w: torch.Tensor, query_intri
     return sampled, sampled.sum(1) / count.clamp_min(1), seen, count
 
 
+def nearest_photo_colour(images: torch.Tensor, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
+                         height: int, width: int) -> torch.Tensor:
+    """[B,3,P]: what a height×width query grid sees in the context photo nearest the query (by
+    position and viewing direction, as gqn.baselines.nearest_views ranks them), each ray read as if
+    it ended at infinity and off the photo's edge at its border: the colour a point no view sees
+    starts from, as the plane-sweep baseline falls back to the nearest photo."""
+    batch = images.shape[0]
+    descriptors = view_descriptors(context.c2w.float(), query_c2w.float())                 # [B,K,2]
+    nearest = descriptors.sum(-1).argmin(1)
+    scene = torch.arange(batch, device=images.device)
+    c2w, intrinsics = context.c2w[scene, nearest].float(), context.intrinsics[scene, nearest].float()
+    _, directions = query_rays(query_c2w.float(), query_intrinsics.float(), height, width)
+    local = directions @ c2w[:, :3, :3]                                                     # [B,P,3] in its camera
+    fx, fy, cx, cy = (value[:, None] for value in intrinsics.unbind(-1))
+    z = local[..., 2].clamp_min(MIN_DEPTH)
+    uv = torch.stack([fx * local[..., 0] / z + cx, fy * local[..., 1] / z + cy], -1).clamp(0, 1)
+    colour = F.grid_sample(images[scene, nearest].float(), (uv * 2 - 1)[:, None], padding_mode="border",
+                           align_corners=False)
+    return colour[:, :, 0]
+
+
+def view_descriptors(view_c2w: torch.Tensor, query_c2w: torch.Tensor) -> torch.Tensor:
+    """[B,K,2]: each view's camera distance to the query over the median of the K, and how far its
+    viewing direction turns from the query's (1 − cos)."""
+    distance = (view_c2w[:, :, :3, 3] - query_c2w[:, None, :3, 3]).norm(dim=-1)
+    distance = distance / distance.median(1, keepdim=True).values.clamp_min(1e-9)
+    turn = 1.0 - (view_c2w[:, :, :3, 2] * query_c2w[:, None, :3, 2]).sum(-1)
+    return torch.stack([distance, turn], -1)
+
+
 def disparities(depth_range: torch.Tensor | None, default: torch.Tensor, batch: int) -> torch.Tensor:
     """[B,D] disparities sampled along every ray: uniform over each scene's depth range [B,2] (near,
     far), else `default` [D] (the config's)."""

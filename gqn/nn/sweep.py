@@ -20,7 +20,9 @@ the soft colour (blended over the depths), how sure the sweep was (peak weight, 
 much any view saw, the expected disparity, the points' support) and the features at the attended
 depths: the ConvDRAW generator paints a residual over the sharp colour, and its latent varies where
 the sweep could not answer; a learned trust gate (gqn.nn.generator) shows as much of that residual as
-has paid off against the truth.
+has paid off against the truth. A point no view sees starts from the colour its ray has in the
+nearest photo (as the plane-sweep baseline falls back to that photo), not from a made-up grey: a
+white backdrop stays white beyond the photos' edges.
 
 Everything is relative (disparities over the scene's own near plane, camera distances over their
 median), so it is the same for any frame, unit and scale of a capture.
@@ -35,7 +37,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from gqn.config import ModelConfig
-from gqn.nn.epipolar import MASKED, along_rays, disparities
+from gqn.nn.epipolar import MASKED, along_rays, disparities, nearest_photo_colour, view_descriptors
 from gqn.nn.points import nearest_point_depths
 
 SUMMARY_CHANNELS = 6   # peak depth weight, colour spread at the attended depth, seen fraction, expected disparity,
@@ -44,7 +46,6 @@ SPREAD_CHANNEL = 4     # of the soft output: colour spread at the depth the shar
                        # colour and the sweep's peak weight)
 POINT_WINDOW = 5       # cells of the sweep's grid: a sparse point is evidence for the depths of the cells this near it
 SWEEP_STRIDE = 2       # the sweep runs on a grid of 2×2-pixel cells; colours are then read at every pixel
-UNSEEN_COLOUR = 0.5    # what a pixel no view sees starts from (the generator paints it)
 BLEND_CHANNELS = 4     # per view and point: feature and colour distance from the views' mean; camera distance to the
                        # query (relative to the others') and turn from its viewing direction
 CANDIDATE_CHANNELS = 10  # per pixel and depth candidate: colour spread there (and over 3×3 pixels), feature spread
@@ -131,7 +132,9 @@ class DepthSweep(nn.Module):
         disparity = disparities(context.depth_range, self.disparity, batch)                # [B,D]
         sampled, mean, seen, count = along_rays(maps, context, query_c2w, query_intrinsics, height, width,
                                                 1.0 / disparity[:, None])                  # [B,K,C,P,D], [B,C,P,D]
-        variance, blend, colour = self.agree(sampled, mean, seen, count, view_descriptors(context.c2w.float(), query_c2w))
+        unseen = nearest_photo_colour(context.images, context, query_c2w, query_intrinsics, height, width)
+        variance, blend, colour = self.agree(sampled, mean, seen, count, view_descriptors(context.c2w.float(), query_c2w),
+                                             unseen)
         colour_spread = variance[:, :3].mean(1, keepdim=True)
         relative = (disparity / disparity[:, :1])[:, None, None].expand(batch, 1, mean.shape[2], -1)
         points = point_evidence(context.points, query_c2w, query_intrinsics, disparity, height, width)
@@ -148,11 +151,11 @@ class DepthSweep(nn.Module):
         return weights, blend, disparity, found
 
     def agree(self, sampled: torch.Tensor, mean: torch.Tensor, seen: torch.Tensor, count: torch.Tensor,
-              cameras: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+              cameras: torch.Tensor, unseen: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """How the K views agree at each point, from their colours and features there [B,K,3+C,P,D]
         (along_rays) and their cameras [B,K,2] (view_descriptors): the variance over the views that
         see it [B,3+C,P,D], their learned blend weights [B,K,P,D] and the blended colour [B,3,P,D]
-        (UNSEEN_COLOUR where none does)."""
+        (where none does, the colour `unseen` [B,3,P] of the ray in the nearest photo, nearest_photo_colour)."""
         apart = sampled - mean[:, None]
         apart.square_()
         apart.masked_fill_(~seen[:, :, None], 0.0)                                         # [B,K,C,P,D]
@@ -161,7 +164,7 @@ class DepthSweep(nn.Module):
         blend = torch.cat([apart[:, :, 3:].mean(2)[..., None], apart[:, :, :3].mean(2)[..., None], cameras], -1)
         blend = torch.softmax(self.blend(blend)[..., 0].masked_fill(~seen, MASKED), 1)    # over views
         colour = (sampled[:, :, :3] * (blend * seen)[:, :, None]).sum(1)
-        return variance, blend, torch.where(count == 0, torch.full_like(colour, UNSEEN_COLOUR), colour)
+        return variance, blend, torch.where(count == 0, unseen[..., None], colour)
 
     def choose_depth(self, maps: torch.Tensor, expected: torch.Tensor, disparity: torch.Tensor,
                      certainty: torch.Tensor, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
@@ -181,7 +184,9 @@ class DepthSweep(nn.Module):
         depth = torch.cat([sweep, points], -1).where(present, sweep)                       # [B,P,1+C]
         distance = torch.cat([torch.zeros_like(sweep), distance / spacing[:, None, None]], -1)
         sampled, mean, seen, count = along_rays(maps, context, query_c2w, query_intrinsics, height, width, depth)
-        variance, _, colour = self.agree(sampled, mean, seen, count, view_descriptors(context.c2w.float(), query_c2w))
+        unseen = nearest_photo_colour(context.images, context, query_c2w, query_intrinsics, height, width)
+        variance, _, colour = self.agree(sampled, mean, seen, count, view_descriptors(context.c2w.float(), query_c2w),
+                                         unseen)
         spread = variance[:, :3].mean(1)                                                   # [B,P,1+C]
         pooled = F.avg_pool2d(spread.transpose(1, 2).reshape(batch, -1, height, width), 3, 1, 1,
                               count_include_pad=False).reshape(batch, spread.shape[-1], -1).transpose(1, 2)
@@ -235,11 +240,3 @@ def point_evidence(points: torch.Tensor | None, query_c2w: torch.Tensor, query_i
     evidence = torch.cat([share, torch.log1p(support).expand_as(share)], 1)   # [B,2·D,H,W]
     return evidence.reshape(batch, 2, depths, height * width).transpose(2, 3)
 
-
-def view_descriptors(view_c2w: torch.Tensor, query_c2w: torch.Tensor) -> torch.Tensor:
-    """[B,K,2]: each view's camera distance to the query over the median of the K, and how far its
-    viewing direction turns from the query's (1 − cos)."""
-    distance = (view_c2w[:, :, :3, 3] - query_c2w[:, None, :3, 3]).norm(dim=-1)
-    distance = distance / distance.median(1, keepdim=True).values.clamp_min(1e-9)
-    turn = 1.0 - (view_c2w[:, :, :3, 2] * query_c2w[:, None, :3, 2]).sum(-1)
-    return torch.stack([distance, turn], -1)

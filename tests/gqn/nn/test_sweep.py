@@ -46,6 +46,20 @@ def test_the_untrained_photo_model_shows_exactly_what_the_sweep_blends():
     assert skip[:, :3].std() > 0.01           # not a constant: colours from the contexts
 
 
+def test_where_no_photo_sees_the_query_it_starts_from_the_nearest_photo():
+    """As the plane-sweep baseline falls back to the nearest photo, not to a made-up grey."""
+    torch.manual_seed(0)
+    model = GQN(tiny_sweep()).eval()
+    _, c2w, intr, _, _, qi, depth_range = capture_batch()
+    colours = torch.tensor([[0.9, 0.1, 0.1], [0.1, 0.8, 0.2], [0.2, 0.3, 0.7]])
+    images = colours[None, :, :, None, None].expand(2, 3, 3, 32, 32).contiguous()
+    away = c2w[:, 1].clone()   # at the second context's camera, turned round to look out of the capture
+    away[:, :3, :3] = away[:, :3, :3] @ torch.diag(torch.tensor([-1.0, 1.0, -1.0]))
+    with torch.no_grad():
+        _, skip = model.condition(model.encode(images, c2w, intr, depth_range), away, qi, model.grid((32, 32)))
+    assert torch.allclose(skip[:, :3], colours[1][None, :, None, None].expand(2, 3, 32, 32), atol=1e-5)
+
+
 def scattered_points(b=2, m=200, seed=0):
     """Sparse points around the origin, where the contexts look; one scene's last rows NaN (none)."""
     points = torch.randn(b, m, 3, generator=torch.Generator().manual_seed(seed)) * 0.6
