@@ -40,6 +40,7 @@ POINTS_DROPPED = 0.3          # of training scenes are shown without their spars
 MIN_POINT_DENSITY = 0.2       # the rest keep a uniform 20-100 % of their points
 TRUST_LR_SCALE = 10.0         # the trust gate's learning rate over the model's (gqn.nn.generator)
 DEPTH_RANGE_WIDENING = 0.5     # a stored (near, far) becomes (near·(1−a), far·(1+b)), a, b uniform below this
+POSE_NOISE_DEGREES = 0.3       # photo-world contexts turn at random by this much (std per axis): real poses are never exact
 
 
 def anneal(start: float, end: float, fraction: float, step: int, total: int) -> float:
@@ -75,10 +76,12 @@ class BatchSampler:
     ones. With `crop`, the query is a random window whose long side is `crop` pixels (square,
     portrait or landscape): a 128-px model trains at about the cost of a 64-px one, and learns every
     aspect. Scenes with a stored depth range (`SceneDataset.depth_range`) give it, widened at random
-    as a capture's estimate would be."""
+    as a capture's estimate would be. With `pose_noise` (degrees), every context camera turns about its
+    centre by a random rotation of that spread per axis, so that the model learns to blend photos
+    that do not line up exactly, as a real capture's never do."""
 
     def __init__(self, dataset, config: ModelConfig, max_contexts: int, nearest: bool = False,
-                 crop: int | None = None) -> None:
+                 crop: int | None = None, pose_noise: float = 0.0) -> None:
         self.dataset = dataset
         self.config = config
         self.nearest = nearest
@@ -91,6 +94,7 @@ class BatchSampler:
         # Contexts at config.context_scale times the query's scale, never upsampled: queries are read smaller.
         self.size = working_size(height, width, min(max(height, width), config.context_side), config.r_scale)
         self.crop = crop
+        self.pose_noise = pose_noise
         self.depth_range = getattr(dataset, "depth_range", None)
         self.points = getattr(dataset, "points", None)
 
@@ -118,7 +122,10 @@ class BatchSampler:
             widen = torch.rand(batch, 2, generator=generator).double().numpy() * DEPTH_RANGE_WIDENING
             depth_range = torch.as_tensor(self.depth_range[scene] * np.stack([1 - widen[:, 0], 1 + widen[:, 1]], 1),
                                           dtype=torch.float32)
-        return Batch(images[:, contexts], c2w[:, contexts], intrinsics[:, contexts], query_image, c2w[:, query],
+        context_c2w = c2w[:, contexts]
+        if self.pose_noise:
+            context_c2w = turned_at_random(context_c2w, self.pose_noise, generator)
+        return Batch(images[:, contexts], context_c2w, intrinsics[:, contexts], query_image, c2w[:, query],
                      query_intrinsics, noise, depth_range, self.random_points(scene, generator))
 
     def random_points(self, scene: np.ndarray, generator: torch.Generator) -> torch.Tensor | None:
@@ -246,10 +253,24 @@ def run(args: argparse.Namespace) -> int:
     if session.step == 0:
         session.model.data_mean.copy_(dataset_mean_image(dataset, session.model.config.image_size))
     config = session.model.config
-    # Photo captures are rendered from each query's nearest photos (as predict does); procedural scenes
-    # from any of their few views.
+    # Photo captures are rendered from each query's nearest photos (as predict does), whose poses are
+    # made as inexact as a real capture's; procedural scenes from any of their few views.
+    photo_world = dataset.meta.get("kind") == PHOTO_WORLD
     return session.optimise(BatchSampler(dataset, config, session.config.max_contexts,
-                                         nearest=dataset.meta.get("kind") == PHOTO_WORLD, crop=session.config.crop))
+                                         nearest=photo_world, crop=session.config.crop,
+                                         pose_noise=POSE_NOISE_DEGREES if photo_world else 0.0))
+
+
+def turned_at_random(c2w: torch.Tensor, degrees: float, generator: torch.Generator) -> torch.Tensor:
+    """Cameras [...,4,4] each turned about its own centre by a random rotation whose axis-angle vector
+    is normal with `degrees` of spread per axis (in the camera's frame)."""
+    angle = torch.randn(*c2w.shape[:-2], 3, generator=generator, dtype=c2w.dtype) * math.radians(degrees)
+    x, y, z = angle.unbind(-1)
+    zero = torch.zeros_like(x)
+    skew = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).reshape(*angle.shape[:-1], 3, 3)
+    turned = c2w.clone()
+    turned[..., :3, :3] = c2w[..., :3, :3] @ torch.linalg.matrix_exp(skew)
+    return turned
 
 
 def _load_weights(model: GQN, weights: dict[str, torch.Tensor]) -> None:

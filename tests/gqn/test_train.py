@@ -15,7 +15,7 @@ from gqn.checkpoint import save_model
 from gqn.config import preset
 from gqn.cli import main
 from gqn.data.dataset import write_dataset
-from gqn.train import anneal
+from gqn.train import anneal, turned_at_random
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,6 +43,18 @@ def test_schedules_anneal_over_their_fraction_of_the_run():
     assert anneal(2.0, 0.7, 0.5, 25, 100) == pytest.approx(1.35)
     assert anneal(2.0, 0.7, 0.5, 50, 100) == pytest.approx(0.7)
     assert anneal(2.0, 0.7, 0.5, 99, 100) == pytest.approx(0.7)
+
+
+def test_pose_noise_turns_cameras_about_their_centres_by_about_the_spread_asked():
+    c2w = torch.eye(4, dtype=torch.float64).repeat(4000, 1, 1)
+    c2w[:, :3, 3] = torch.randn(4000, 3, dtype=torch.float64)
+    turned = turned_at_random(c2w, 0.3, torch.Generator().manual_seed(0))
+    rotation = turned[:, :3, :3]
+    assert torch.allclose(rotation @ rotation.transpose(1, 2), torch.eye(3, dtype=torch.float64).expand(4000, 3, 3))
+    assert torch.equal(turned[:, :3, 3], c2w[:, :3, 3]) and torch.equal(turned[:, 3], c2w[:, 3])
+    angle = torch.arccos(((rotation.diagonal(dim1=1, dim2=2).sum(-1) - 1) / 2).clamp(-1, 1)).rad2deg()
+    # the length of a 3-d normal vector with 0.3° per axis: mean 0.3·√(8/π) ≈ 0.479°
+    assert 0.45 < float(angle.mean()) < 0.51
 
 
 def test_training_writes_metrics_checkpoint_and_a_loadable_model(data, tmp_path, capsys):
