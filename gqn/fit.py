@@ -32,7 +32,9 @@ from gqn.train import BatchSampler, TrainingSession
 FIT_STEPS = 300
 FIT_CROP = 64          # query windows of 64 px: a 128-px photo model trains about 4× faster than on whole photos
 FIT_CHECKPOINTS = 10   # checkpoints (validations, app previews) in a run unless --checkpoint-every says otherwise
-TIMING_STEPS = 3   # forward/backward passes timed to size a schedule to --max-minutes
+TIMING_PASSES = 3  # forward/backward passes of one batch per number of contexts, the last timed, to size a schedule
+                   # to --max-minutes: a step costs 1.7× more with 5 contexts than with 3, and a shape's first passes
+                   # are slower (3 random batches, timed once, had planned milk's 10-minute fit to end after 6.3)
 TIME_MARGIN = 0.85  # of --max-minutes the sized schedule plans to use (Adam, checkpoints, the last validation).
                     # Measured on 10-minute fits of the photo model (run 3): at 0.85 they ended after 68 % and
                     # 77 % of the time; at 0.95 table-portrait hit the limit at step 506 of 512, no better (33.50
@@ -176,14 +178,16 @@ def sized_steps(session: TrainingSession, sampler: BatchSampler, minutes: float,
     model, config = session.model, session.config
     generator = torch.Generator().manual_seed(config.seed + 1)
     seconds = []
-    for _ in range(TIMING_STEPS + 1):       # the first pass warms the allocator up
-        start = time.perf_counter()
-        batch = sampler.draw(config.batch, generator)
-        model(batch.context_images, batch.context_c2w, batch.context_intrinsics, batch.query_image, batch.query_c2w,
-              batch.query_intrinsics, config.sigma_end, batch.noise, batch.depth_range, batch.points)["loss"].backward()
-        seconds.append(time.perf_counter() - start)
+    for contexts in range(sampler.min_contexts, sampler.max_contexts + 1):   # as often as training draws each
+        batch = sampler.draw(config.batch, generator, contexts)
+        for _ in range(TIMING_PASSES):
+            start = time.perf_counter()
+            model(batch.context_images, batch.context_c2w, batch.context_intrinsics, batch.query_image,
+                  batch.query_c2w, batch.query_intrinsics, config.sigma_end, batch.noise, batch.depth_range,
+                  batch.points)["loss"].backward()
+        seconds.append(time.perf_counter() - start)   # the last pass: the first ones of a shape are slower
     model.zero_grad(set_to_none=True)
-    per_step, budget = float(np.median(seconds[1:])), minutes * 60 * TIME_MARGIN
+    per_step, budget = float(np.mean(seconds)), minutes * 60 * TIME_MARGIN
     if validate is not None:
         start = time.perf_counter()
         validate(0)

@@ -98,9 +98,11 @@ class BatchSampler:
         self.depth_range = getattr(dataset, "depth_range", None)
         self.points = getattr(dataset, "points", None)
 
-    def draw(self, batch: int, generator: torch.Generator) -> Batch:
+    def draw(self, batch: int, generator: torch.Generator, contexts: int | None = None) -> Batch:
+        """A batch with `contexts` views per query (by default a random number, as in training)."""
         scenes, views = self.dataset.images.shape[:2]
-        k = int(torch.randint(self.min_contexts, self.max_contexts + 1, (1,), generator=generator))
+        drawn = int(torch.randint(self.min_contexts, self.max_contexts + 1, (1,), generator=generator))
+        k = drawn if contexts is None else contexts
         scene = torch.randint(0, scenes, (batch,), generator=generator).numpy()
         order = torch.argsort(torch.rand(batch, views, generator=generator), dim=1)[:, : k + 1].numpy()
         if self.nearest:   # the query, then the k views nearest to it

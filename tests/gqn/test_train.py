@@ -14,8 +14,8 @@ from gqn import GQN, load_model
 from gqn.checkpoint import save_model
 from gqn.config import preset
 from gqn.cli import main
-from gqn.data.dataset import write_dataset
-from gqn.train import anneal, turned_at_random
+from gqn.data.dataset import SceneDataset, write_dataset
+from gqn.train import BatchSampler, anneal, turned_at_random
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,6 +55,13 @@ def test_pose_noise_turns_cameras_about_their_centres_by_about_the_spread_asked(
     angle = torch.arccos(((rotation.diagonal(dim1=1, dim2=2).sum(-1) - 1) / 2).clamp(-1, 1)).rad2deg()
     # the length of a 3-d normal vector with 0.3° per axis: mean 0.3·√(8/π) ≈ 0.479°
     assert 0.45 < float(angle.mean()) < 0.51
+
+
+def test_a_batch_can_ask_for_its_number_of_contexts(data):
+    """As `gqn fit` times one batch of each size the run will draw."""
+    sampler = BatchSampler(SceneDataset(data), preset("tiny"), max_contexts=4)
+    for contexts in (1, 3, 4):
+        assert sampler.draw(3, torch.Generator().manual_seed(1), contexts).context_images.shape[:2] == (3, contexts)
 
 
 def test_training_writes_metrics_checkpoint_and_a_loadable_model(data, tmp_path, capsys):
