@@ -36,9 +36,8 @@ TIMING_PASSES = 3  # forward/backward passes of one batch per number of contexts
                    # to --max-minutes: a step costs 1.7× more with 5 contexts than with 3, and a shape's first passes
                    # are slower (3 random batches, timed once, had planned milk's 10-minute fit to end after 6.3)
 TIME_MARGIN = 0.85  # of --max-minutes the sized schedule plans to use (Adam, checkpoints, the last validation).
-                    # Measured on 10-minute fits of the photo model (run 3): at 0.85 they ended after 68 % and
-                    # 77 % of the time; at 0.95 table-portrait hit the limit at step 506 of 512, no better (33.50
-                    # dB vs 33.54)
+                    # Measured on 10-minute fits of the photo model (run 5): they end after 77 % and 82 % of the
+                    # time; run 3's, sized from cruder timings, at 0.95 had hit the limit at step 506 of 512
 FIT_SIGMA = 0.7   # the likelihood's pixel noise for a model that does not record where its training ended
 
 
