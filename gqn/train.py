@@ -50,6 +50,18 @@ def anneal(start: float, end: float, fraction: float, step: int, total: int) -> 
     return end + (start - end) * max(0.0, 1.0 - step / span)
 
 
+def turned_at_random(c2w: torch.Tensor, degrees: float, generator: torch.Generator) -> torch.Tensor:
+    """Cameras [...,4,4] each turned about its own centre by a random rotation whose axis-angle vector
+    is normal with `degrees` of spread per axis (in the camera's frame)."""
+    angle = torch.randn(*c2w.shape[:-2], 3, generator=generator, dtype=c2w.dtype) * math.radians(degrees)
+    x, y, z = angle.unbind(-1)
+    zero = torch.zeros_like(x)
+    skew = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).reshape(*angle.shape[:-1], 3, 3)
+    turned = c2w.clone()
+    turned[..., :3, :3] = c2w[..., :3, :3] @ torch.linalg.matrix_exp(skew)
+    return turned
+
+
 @dataclass
 class Batch:
     context_images: torch.Tensor      # [B,K,3,H,W]
@@ -102,7 +114,7 @@ class BatchSampler:
         """A batch with `contexts` views per query (by default a random number, as in training)."""
         scenes, views = self.dataset.images.shape[:2]
         drawn = int(torch.randint(self.min_contexts, self.max_contexts + 1, (1,), generator=generator))
-        k = drawn if contexts is None else contexts
+        k = drawn if contexts is None else contexts   # drawn either way: the rest of the batch is drawn as ever
         scene = torch.randint(0, scenes, (batch,), generator=generator).numpy()
         order = torch.argsort(torch.rand(batch, views, generator=generator), dim=1)[:, : k + 1].numpy()
         if self.nearest:   # the query, then the k views nearest to it
@@ -261,18 +273,6 @@ def run(args: argparse.Namespace) -> int:
     return session.optimise(BatchSampler(dataset, config, session.config.max_contexts,
                                          nearest=photo_world, crop=session.config.crop,
                                          pose_noise=POSE_NOISE_DEGREES if photo_world else 0.0))
-
-
-def turned_at_random(c2w: torch.Tensor, degrees: float, generator: torch.Generator) -> torch.Tensor:
-    """Cameras [...,4,4] each turned about its own centre by a random rotation whose axis-angle vector
-    is normal with `degrees` of spread per axis (in the camera's frame)."""
-    angle = torch.randn(*c2w.shape[:-2], 3, generator=generator, dtype=c2w.dtype) * math.radians(degrees)
-    x, y, z = angle.unbind(-1)
-    zero = torch.zeros_like(x)
-    skew = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).reshape(*angle.shape[:-1], 3, 3)
-    turned = c2w.clone()
-    turned[..., :3, :3] = c2w[..., :3, :3] @ torch.linalg.matrix_exp(skew)
-    return turned
 
 
 def _load_weights(model: GQN, weights: dict[str, torch.Tensor]) -> None:
@@ -443,6 +443,7 @@ class TrainingSession:
             if metrics is not None:
                 metrics.close()
             if dist.is_initialized():
+                del ddp   # its reducer holds gloo work: freed after the group it would outlive it, and abort at exit
                 dist.destroy_process_group()
         if rank == 0:
             report(result_row, args.json)

@@ -88,12 +88,13 @@ def along_rays(maps: torch.Tensor, context, query_c2w: torch.Tensor, query_intri
     return sampled, sampled.sum(1) / count.clamp_min(1), seen, count
 
 
-def nearest_photo_colour(images: torch.Tensor, context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
+def nearest_photo_colour(context, query_c2w: torch.Tensor, query_intrinsics: torch.Tensor,
                          height: int, width: int) -> torch.Tensor:
-    """[B,3,P]: what a height×width query grid sees in the context photo nearest the query (by
-    position and viewing direction, as gqn.baselines.nearest_views ranks them), each ray read as if
-    it ended at infinity and off the photo's edge at its border: the colour a point no view sees
-    starts from, as the plane-sweep baseline falls back to the nearest photo."""
+    """[B,3,P]: what a height×width query grid sees in the context photo nearest the query (in
+    position and viewing direction, view_descriptors), each ray read as if it ended at infinity and
+    off the photo's edge at its border: the colour a point no view sees starts from, as the
+    plane-sweep baseline falls back to the nearest photo."""
+    images = context.images
     batch = images.shape[0]
     descriptors = view_descriptors(context.c2w.float(), query_c2w.float())                 # [B,K,2]
     nearest = descriptors.sum(-1).argmin(1)

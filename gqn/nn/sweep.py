@@ -132,7 +132,7 @@ class DepthSweep(nn.Module):
         disparity = disparities(context.depth_range, self.disparity, batch)                # [B,D]
         sampled, mean, seen, count = along_rays(maps, context, query_c2w, query_intrinsics, height, width,
                                                 1.0 / disparity[:, None])                  # [B,K,C,P,D], [B,C,P,D]
-        unseen = nearest_photo_colour(context.images, context, query_c2w, query_intrinsics, height, width)
+        unseen = nearest_photo_colour(context, query_c2w, query_intrinsics, height, width)
         variance, blend, colour = self.agree(sampled, mean, seen, count, view_descriptors(context.c2w.float(), query_c2w),
                                              unseen)
         colour_spread = variance[:, :3].mean(1, keepdim=True)
@@ -184,7 +184,7 @@ class DepthSweep(nn.Module):
         depth = torch.cat([sweep, points], -1).where(present, sweep)                       # [B,P,1+C]
         distance = torch.cat([torch.zeros_like(sweep), distance / spacing[:, None, None]], -1)
         sampled, mean, seen, count = along_rays(maps, context, query_c2w, query_intrinsics, height, width, depth)
-        unseen = nearest_photo_colour(context.images, context, query_c2w, query_intrinsics, height, width)
+        unseen = nearest_photo_colour(context, query_c2w, query_intrinsics, height, width)
         variance, _, colour = self.agree(sampled, mean, seen, count, view_descriptors(context.c2w.float(), query_c2w),
                                          unseen)
         spread = variance[:, :3].mean(1)                                                   # [B,P,1+C]
